@@ -1,0 +1,163 @@
+//! PSA failures classified by meaning. The user-facing message of every class is written here,
+//! in `PsaError::user_message`, and nowhere else.
+
+use thiserror::Error;
+
+/// Which form field a failure points at, so the message can sit beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    CompanyId,
+    Site,
+    PublicKey,
+    PrivateKey,
+    Zone,
+    Username,
+    Secret,
+    /// No single field: shown above the form.
+    Form,
+}
+
+/// A classified PSA failure. Variants carry only what the message needs; never a secret.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum PsaError {
+    /// The host name did not resolve.
+    #[error("DNS lookup failed for {host}")]
+    Dns { host: String },
+    /// The TCP connection was refused or reset.
+    #[error("connection to {host} failed")]
+    Unreachable { host: String },
+    /// The request timed out.
+    #[error("request to {host} timed out")]
+    Timeout { host: String },
+    /// TLS failed; `problem` names it (expired, unknown issuer, incomplete chain, wrong host).
+    #[error("TLS with {host} failed: {problem}")]
+    Tls { host: String, problem: String },
+    /// The host is not one the portal may call (private address, not allowed scheme).
+    #[error("host {host} is not allowed: {reason}")]
+    HostNotAllowed { host: String, reason: String },
+    /// The host answered with a web page or something else that is not the PSA's API.
+    #[error("{host} did not answer as the PSA API")]
+    NotTheApi { host: String },
+    /// ConnectWise: companyinfo answered null at this host.
+    #[error("company {company_id} not found at {host}")]
+    CompanyNotFound {
+        company_id: String,
+        host: String,
+        /// Another cloud where the company was found, if any.
+        found_at: Option<String>,
+    },
+    /// The API keys, username or secret were refused.
+    #[error("credentials refused by {host}")]
+    CredentialsRefused { host: String },
+    /// Our vendor id (ConnectWise clientId, Autotask ApiIntegrationCode) was refused.
+    #[error("vendor identifier refused by {host}")]
+    VendorIdRefused { host: String },
+    /// Autotask: the user is unknown to zone discovery.
+    #[error("Autotask user {username} unknown")]
+    UserUnknown { username: String },
+    /// Autotask: the user lives in another zone than the one typed.
+    #[error("Autotask user lives in {detected}, not {typed}")]
+    WrongZone {
+        typed: String,
+        detected: String,
+        detected_name: Option<String>,
+    },
+    /// A permission is missing for something the portal needs.
+    #[error("permission missing: {item}")]
+    PermissionMissing { item: String, fix: String },
+    /// Throttled and the retry budget ran out.
+    #[error("throttled by {host}")]
+    Throttled { host: String },
+    /// Autotask: stopping keeps the MSP's shared hourly budget above the reserve.
+    #[error("hourly budget reserve reached ({used} of {limit})")]
+    BudgetReserve { used: u64, limit: u64 },
+    /// The PSA answered 5xx, a truncated body or unreadable JSON after retries.
+    #[error("upstream {host} failed: {detail}")]
+    Upstream { host: String, detail: String },
+    /// A link in a response pointed at a host other than the configured one.
+    #[error("refused to follow a link to {host}")]
+    ForeignLink { host: String },
+    /// Writing retrieved records failed on our side (database).
+    #[error("storing retrieved records failed: {0}")]
+    Store(String),
+}
+
+impl PsaError {
+    /// The form field the message belongs beside.
+    pub fn field(&self) -> Field {
+        match self {
+            Self::CompanyNotFound { .. } => Field::CompanyId,
+            Self::Dns { .. }
+            | Self::Unreachable { .. }
+            | Self::Timeout { .. }
+            | Self::Tls { .. }
+            | Self::HostNotAllowed { .. }
+            | Self::NotTheApi { .. } => Field::Site,
+            Self::CredentialsRefused { .. } => Field::PrivateKey,
+            Self::UserUnknown { .. } => Field::Username,
+            Self::WrongZone { .. } => Field::Zone,
+            _ => Field::Form,
+        }
+    }
+
+    /// What the user reads: what happened, and what to fix where.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Dns { host } => format!(
+                "The name {host} could not be found (DNS). Check the address for typing mistakes."
+            ),
+            Self::Unreachable { host } => format!(
+                "Could not connect to {host}. Check the address and that the server accepts connections from the internet."
+            ),
+            Self::Timeout { host } => format!(
+                "{host} did not answer in time. Try again; if it keeps happening, check the server is up."
+            ),
+            Self::Tls { host, problem } => format!(
+                "The secure connection to {host} failed: {problem}. Fix the server's certificate, or ask your administrator to trust your private certificate authority."
+            ),
+            Self::HostNotAllowed { host, reason } => {
+                format!("The portal will not connect to {host}: {reason}.")
+            }
+            Self::NotTheApi { host } => format!(
+                "{host} answered with a web page, not the PSA's API. Use the API address (for ConnectWise cloud, the host starting with api-)."
+            ),
+            Self::CompanyNotFound { company_id, host, found_at: None } => format!(
+                "Company ID {company_id} was not found at {host}. Use the company ID you type when signing in to ConnectWise."
+            ),
+            Self::CompanyNotFound { company_id, host, found_at: Some(other) } => format!(
+                "Company ID {company_id} was not found at {host}, but it exists at {other}. Choose that ConnectWise URL instead."
+            ),
+            Self::CredentialsRefused { host } => format!(
+                "{host} refused the credentials. Check the keys or username and secret, and that the API member is active."
+            ),
+            Self::VendorIdRefused { host } => format!(
+                "{host} refused this portal's integration identifier. This is not something you can fix: contact our support."
+            ),
+            Self::UserUnknown { username } => format!(
+                "Autotask does not know the API user {username}. Check the username (it looks like name@yourcompany.com) and that it is an API-only user."
+            ),
+            Self::WrongZone { typed, detected, detected_name } => {
+                let name = detected_name.as_deref().map(|n| format!(", {n}")).unwrap_or_default();
+                format!(
+                    "Your API user lives in {detected}{name}, not {typed}. Use {detected} as the webservices zone (or leave the zone empty to detect it)."
+                )
+            }
+            Self::PermissionMissing { item, fix } => {
+                format!("The API user lacks a permission it needs: {item}. {fix}")
+            }
+            Self::Throttled { host } => format!(
+                "{host} is limiting how fast the portal may call it. Try again in a few minutes."
+            ),
+            Self::BudgetReserve { used, limit } => format!(
+                "Paused to keep your Autotask hourly request budget for your other tools ({used} of {limit} used). Retrieval resumes on the next run."
+            ),
+            Self::Upstream { host, .. } => format!(
+                "{host} failed while answering. Try again later; if it keeps happening, contact the PSA vendor."
+            ),
+            Self::ForeignLink { host } => format!(
+                "The PSA pointed the portal at another host ({host}); the portal does not send your credentials there."
+            ),
+            Self::Store(_) => "The retrieved records could not be stored. Try again; our team has been told.".into(),
+        }
+    }
+}
