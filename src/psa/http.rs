@@ -1,1 +1,366 @@
-//! Outbound HTTP to PSAs.
+//! Outbound HTTP to PSAs: one client policy (timeouts, TLS roots, no redirects, private-address
+//! guard checked on the addresses actually connected to), retries with backoff, and the
+//! classification of transport failures into `PsaError`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::{Response, StatusCode};
+
+use super::PsaError;
+
+/// What outbound calls may do. Built once from the settings.
+#[derive(Debug, Clone)]
+pub struct OutboundPolicy {
+    /// Allow loopback and private networks (tests, labs) and plain http.
+    pub allow_private: bool,
+    /// PEM bundle trusted in addition to the system store.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            extra_ca_pem: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Bounded retries with exponential backoff and jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `attempt` (1-based), with up to 50% random jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.min(16));
+        let capped = exp.min(self.max_delay);
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        capped.mul_f64(jitter)
+    }
+}
+
+/// Builds the one kind of client every connector uses.
+pub fn build_client(policy: &OutboundPolicy) -> Result<reqwest::Client, PsaError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(policy.connect_timeout)
+        .timeout(policy.request_timeout)
+        .user_agent(concat!("sync365/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(GuardedResolver { allow_private: policy.allow_private }));
+    if let Some(pem) = &policy.extra_ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| PsaError::Tls {
+            host: "(extra CA file)".into(),
+            problem: format!("the extra CA file could not be read: {e}"),
+        })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| PsaError::Upstream {
+        host: "(client)".into(),
+        detail: e.to_string(),
+    })
+}
+
+/// Refuses a URL whose scheme or literal address the policy does not allow. Names are checked
+/// again at connect time by `GuardedResolver`, so a DNS answer that changes is caught too.
+pub fn check_url(url: &url::Url, policy: &OutboundPolicy) -> Result<(), PsaError> {
+    let host = url.host_str().unwrap_or_default().to_string();
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_private => {}
+        other => {
+            return Err(PsaError::HostNotAllowed {
+                host,
+                reason: format!("{other} is not allowed; use https"),
+            });
+        }
+    }
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+        None => {
+            return Err(PsaError::HostNotAllowed { host, reason: "the address has no host".into() });
+        }
+    };
+    match literal {
+        Some(ip) if !policy.allow_private && is_forbidden(ip) => Err(PsaError::HostNotAllowed {
+            host,
+            reason: "it is a private, loopback or link-local address".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Loopback, private, link-local, multicast, unspecified, documentation, cloud metadata and
+/// every IPv4 address embedded in IPv6 that is one of those.
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_unspecified()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // carrier-grade NAT
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped().or_else(|| embedded_v4(v6)) {
+                return is_forbidden(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local
+                || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || seg[0] == 0x2001 && seg[1] == 0x0db8 // documentation
+        }
+    }
+}
+
+/// IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`) forms.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let compatible = s[..6].iter().all(|&x| x == 0);
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
+    (compatible || nat64).then(|| {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    })
+}
+
+/// Resolves with the system resolver and drops forbidden addresses, so the address connected
+/// to is the one that was checked (no window for DNS rebinding).
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> =
+                found.into_iter().filter(|a| allow_private || !is_forbidden(a.ip())).collect();
+            if allowed.is_empty() {
+                return Err(Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Raised by the resolver when a name resolves only to forbidden addresses.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} resolves only to private or loopback addresses")]
+struct ForbiddenAddress(String);
+
+/// Sends a request, retrying 5xx answers, timeouts and resets with backoff, and 429 answers
+/// after their `Retry-After`. Every other answer (2xx, 3xx, 4xx) is returned to the caller.
+pub async fn send_with_retry<F>(
+    build: F,
+    host: &str,
+    retry: &RetryPolicy,
+) -> Result<Response, PsaError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+{
+    let mut attempt = 1;
+    loop {
+        let outcome = build().send().await;
+        let last = attempt >= retry.max_attempts;
+        let wait = match &outcome {
+            Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
+                if last {
+                    return Err(PsaError::Throttled { host: host.into() });
+                }
+                retry_after(resp).unwrap_or_else(|| retry.backoff(attempt)).min(retry.max_delay)
+            }
+            Ok(resp) if resp.status().is_server_error() && !last => retry.backoff(attempt),
+            Ok(_) => return outcome.map_err(|e| classify(&e, host)),
+            Err(e) if is_transient(e) && !last => retry.backoff(attempt),
+            Err(e) => return Err(classify(e, host)),
+        };
+        tracing::debug!(host, attempt, wait_ms = wait.as_millis() as u64, "retrying PSA request");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// `Retry-After` in seconds (the only form PSAs send).
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Timeouts, cut bodies and resets mid-answer are worth a retry; refused connections, DNS and
+/// TLS failures are not (they will fail the same way at once).
+fn is_transient(e: &reqwest::Error) -> bool {
+    e.is_timeout() || e.is_body() || (!e.is_connect() && is_reset(e))
+}
+
+fn is_reset(e: &reqwest::Error) -> bool {
+    io_kind(e).is_some_and(|k| {
+        matches!(
+            k,
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+        )
+    })
+}
+
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// Names a transport failure by meaning, for a message that names the host.
+pub fn classify(e: &reqwest::Error, host: &str) -> PsaError {
+    let host = host.to_string();
+    let chain = error_chain(e);
+    if let Some(problem) = tls_problem(e) {
+        return PsaError::Tls { host, problem };
+    }
+    if chain.contains("resolves only to private") {
+        return PsaError::HostNotAllowed {
+            host,
+            reason: "its name resolves to a private, loopback or link-local address".into(),
+        };
+    }
+    if e.is_timeout() {
+        return PsaError::Timeout { host };
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        return PsaError::Dns { host };
+    }
+    if e.is_connect() || is_reset(e) {
+        return PsaError::Unreachable { host };
+    }
+    PsaError::Upstream { host, detail: chain }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut source = Some(e);
+    while let Some(err) = source {
+        parts.push(err.to_string());
+        source = err.source();
+    }
+    parts.join(": ")
+}
+
+/// The certificate problem in plain words, if the failure was one.
+fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::{CertificateError, Error as TlsError};
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<TlsError>() {
+            return Some(match tls {
+                TlsError::InvalidCertificate(CertificateError::Expired)
+                | TlsError::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+                    "the certificate has expired".into()
+                }
+                TlsError::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                    "the certificate is signed by an unknown issuer (self-signed, a private CA, or an incomplete chain: the server must send its intermediate certificates)".into()
+                }
+                TlsError::InvalidCertificate(CertificateError::NotValidForName)
+                | TlsError::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+                    "the certificate is for another host name".into()
+                }
+                other => format!("TLS error: {other}"),
+            });
+        }
+        source = err.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forbidden(s: &str) -> bool {
+        is_forbidden(s.parse().unwrap())
+    }
+
+    #[test]
+    fn loopback_private_and_metadata_addresses_are_forbidden() {
+        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "224.0.0.1", "100.64.0.1"] {
+            assert!(forbidden(ip), "{ip} should be forbidden");
+        }
+    }
+
+    #[test]
+    fn public_addresses_are_allowed() {
+        for ip in ["8.8.8.8", "52.1.2.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(!forbidden(ip), "{ip} should be allowed");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_private_hosts_are_allowed() {
+        let url = url::Url::parse("http://example.com/").unwrap();
+        assert!(check_url(&url, &OutboundPolicy::default()).is_err());
+        let lab = OutboundPolicy { allow_private: true, ..Default::default() };
+        assert!(check_url(&url, &lab).is_ok());
+    }
+
+    #[test]
+    fn odd_encodings_of_loopback_are_refused() {
+        for u in ["https://2130706433/", "https://0177.0.0.1/", "https://0/", "https://[::ffff:127.0.0.1]/", "https://127.1/"] {
+            let url = url::Url::parse(u).unwrap();
+            assert!(check_url(&url, &OutboundPolicy::default()).is_err(), "{u} should be refused");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let r = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        assert!(r.backoff(1) <= Duration::from_millis(200));
+        assert!(r.backoff(10) <= Duration::from_secs(1));
+        assert!(r.backoff(10) >= Duration::from_millis(500));
+    }
+}
