@@ -2,5 +2,6 @@
 //! customers, agreements and products. `main.rs` only parses the command line; everything is
 //! built here so tests start the real application.
 
+pub mod domain;
 pub mod psa;
 pub mod sandbox;

@@ -1,0 +1,1 @@
+//! Autotask form values: the webservices zone as users type it.
