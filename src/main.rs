@@ -1,25 +1,12 @@
-//! The `sync365` command line: serve (default), demo, sandbox, user, migrate.
+//! The `sync365` command line: serve (default), sandbox, user, migrate.
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(name = "sync365", version, about = "Sync 365 portal: connect your PSA")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the local PSA sandbox (ConnectWise and Autotask APIs over seeded data).
-    Sandbox(sync365::sandbox::SandboxArgs),
-}
+use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Sandbox(args)) => sync365::sandbox::run_cli(args).await,
-        None => Ok(()),
+async fn main() {
+    let cli = sync365::cli::Cli::parse();
+    if let Err(e) = sync365::cli::run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }

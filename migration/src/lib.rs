@@ -1,11 +1,14 @@
 //! Every schema change of the portal, applied in order on SQLite and PostgreSQL alike.
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261203_000001_foundation;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![Box::new(m20261203_000001_foundation::Migration)]
     }
 }

@@ -1,6 +1,7 @@
 //! Validated values built from raw form input. Parsing is the only way in: a value of these
 //! types is known to be well formed, and every failure names the field it belongs beside.
 
+pub mod account;
 pub mod autotask;
 pub mod connectwise;
 pub mod secret;
@@ -16,7 +17,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
+        Self {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -24,10 +28,16 @@ impl FieldError {
 pub(crate) fn clean_line(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
     let value = raw.trim();
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must be a single line without control characters"));
+        return Err(FieldError::new(
+            field,
+            "must be a single line without control characters",
+        ));
     }
     if value.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_string())
 }

@@ -121,10 +121,18 @@ impl PsaError {
             Self::NotTheApi { host } => format!(
                 "{host} answered with a web page, not the PSA's API. Use the API address (for ConnectWise cloud, the host starting with api-)."
             ),
-            Self::CompanyNotFound { company_id, host, found_at: None } => format!(
+            Self::CompanyNotFound {
+                company_id,
+                host,
+                found_at: None,
+            } => format!(
                 "Company ID {company_id} was not found at {host}. Use the company ID you type when signing in to ConnectWise."
             ),
-            Self::CompanyNotFound { company_id, host, found_at: Some(other) } => format!(
+            Self::CompanyNotFound {
+                company_id,
+                host,
+                found_at: Some(other),
+            } => format!(
                 "Company ID {company_id} was not found at {host}, but it exists at {other}. Choose that ConnectWise URL instead."
             ),
             Self::CredentialsRefused { host } => format!(
@@ -136,8 +144,15 @@ impl PsaError {
             Self::UserUnknown { username } => format!(
                 "Autotask does not know the API user {username}. Check the username (it looks like name@yourcompany.com) and that it is an API-only user."
             ),
-            Self::WrongZone { typed, detected, detected_name } => {
-                let name = detected_name.as_deref().map(|n| format!(", {n}")).unwrap_or_default();
+            Self::WrongZone {
+                typed,
+                detected,
+                detected_name,
+            } => {
+                let name = detected_name
+                    .as_deref()
+                    .map(|n| format!(", {n}"))
+                    .unwrap_or_default();
                 format!(
                     "Your API user lives in {detected}{name}, not {typed}. Use {detected} as the webservices zone (or leave the zone empty to detect it)."
                 )
@@ -157,7 +172,10 @@ impl PsaError {
             Self::ForeignLink { host } => format!(
                 "The PSA pointed the portal at another host ({host}); the portal does not send your credentials there."
             ),
-            Self::Store(_) => "The retrieved records could not be stored. Try again; our team has been told.".into(),
+            Self::Store(_) => {
+                "The retrieved records could not be stored. Try again; our team has been told."
+                    .into()
+            }
         }
     }
 }

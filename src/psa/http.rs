@@ -72,7 +72,9 @@ pub fn build_client(policy: &OutboundPolicy) -> Result<reqwest::Client, PsaError
         .connect_timeout(policy.connect_timeout)
         .timeout(policy.request_timeout)
         .user_agent(concat!("sync365/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(GuardedResolver { allow_private: policy.allow_private }));
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: policy.allow_private,
+        }));
     if let Some(pem) = &policy.extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| PsaError::Tls {
             host: "(extra CA file)".into(),
@@ -105,7 +107,10 @@ pub fn check_url(url: &url::Url, policy: &OutboundPolicy) -> Result<(), PsaError
         Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
         Some(url::Host::Domain(_)) => None,
         None => {
-            return Err(PsaError::HostNotAllowed { host, reason: "the address has no host".into() });
+            return Err(PsaError::HostNotAllowed {
+                host,
+                reason: "the address has no host".into(),
+            });
         }
     };
     match literal {
@@ -174,11 +179,16 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                found.into_iter().filter(|a| allow_private || !is_forbidden(a.ip())).collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow_private || !is_forbidden(a.ip()))
+                .collect();
             if allowed.is_empty() {
-                return Err(Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
@@ -209,14 +219,21 @@ where
                 if last {
                     return Err(PsaError::Throttled { host: host.into() });
                 }
-                retry_after(resp).unwrap_or_else(|| retry.backoff(attempt)).min(retry.max_delay)
+                retry_after(resp)
+                    .unwrap_or_else(|| retry.backoff(attempt))
+                    .min(retry.max_delay)
             }
             Ok(resp) if resp.status().is_server_error() && !last => retry.backoff(attempt),
             Ok(_) => return outcome.map_err(|e| classify(&e, host)),
             Err(e) if is_transient(e) && !last => retry.backoff(attempt),
             Err(e) => return Err(classify(e, host)),
         };
-        tracing::debug!(host, attempt, wait_ms = wait.as_millis() as u64, "retrying PSA request");
+        tracing::debug!(
+            host,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying PSA request"
+        );
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
@@ -224,7 +241,11 @@ where
 
 /// `Retry-After` in seconds (the only form PSAs send).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -279,7 +300,10 @@ pub fn classify(e: &reqwest::Error, host: &str) -> PsaError {
     if e.is_connect() || is_reset(e) {
         return PsaError::Unreachable { host };
     }
-    PsaError::Upstream { host, detail: chain }
+    PsaError::Upstream {
+        host,
+        detail: chain,
+    }
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -328,7 +352,22 @@ mod tests {
 
     #[test]
     fn loopback_private_and_metadata_addresses_are_forbidden() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "224.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "224.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(forbidden(ip), "{ip} should be forbidden");
         }
     }
@@ -344,21 +383,37 @@ mod tests {
     fn plain_http_is_refused_unless_private_hosts_are_allowed() {
         let url = url::Url::parse("http://example.com/").unwrap();
         assert!(check_url(&url, &OutboundPolicy::default()).is_err());
-        let lab = OutboundPolicy { allow_private: true, ..Default::default() };
+        let lab = OutboundPolicy {
+            allow_private: true,
+            ..Default::default()
+        };
         assert!(check_url(&url, &lab).is_ok());
     }
 
     #[test]
     fn odd_encodings_of_loopback_are_refused() {
-        for u in ["https://2130706433/", "https://0177.0.0.1/", "https://0/", "https://[::ffff:127.0.0.1]/", "https://127.1/"] {
+        for u in [
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://0/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://127.1/",
+        ] {
             let url = url::Url::parse(u).unwrap();
-            assert!(check_url(&url, &OutboundPolicy::default()).is_err(), "{u} should be refused");
+            assert!(
+                check_url(&url, &OutboundPolicy::default()).is_err(),
+                "{u} should be refused"
+            );
         }
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let r = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let r = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         assert!(r.backoff(1) <= Duration::from_millis(200));
         assert!(r.backoff(10) <= Duration::from_secs(1));
         assert!(r.backoff(10) >= Duration::from_millis(500));

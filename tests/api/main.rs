@@ -1,1 +1,7 @@
+//! Black-box tests: the real app (and the PSA sandbox) on random ports, a fresh database each.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod helpers;
+
+mod auth;
+mod health;

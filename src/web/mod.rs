@@ -1,0 +1,47 @@
+//! The HTTP side of the portal: one module per area of the site, each registering its own
+//! routes, plus the extractors, CSRF and error pages they share.
+
+pub mod assets;
+pub mod audit;
+pub mod auth;
+pub mod csrf;
+pub mod error;
+pub mod health;
+pub mod integrations;
+pub mod page;
+pub mod user;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    /// The one-time setup token while no user exists (a hash is enough to compare).
+    pub setup_token: Option<String>,
+}
+
+pub type State = web::Data<Arc<AppState>>;
+
+/// Registers every area's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    assets::routes(cfg);
+    health::routes(cfg);
+    auth::routes(cfg);
+    integrations::routes(cfg);
+    cfg.route("/", web::get().to(home));
+}
+
+async fn home(_user: user::CurrentUser) -> actix_web::HttpResponse {
+    page::see_other("/tools/integrations")
+}
+
+/// Anything no route matched.
+pub async fn not_found() -> Result<actix_web::HttpResponse, error::AppError> {
+    Err(error::AppError::NotFound)
+}
