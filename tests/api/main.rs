@@ -1,1 +1,3 @@
+//! Black-box API tests.
 
+mod sandbox;
