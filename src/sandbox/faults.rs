@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::log::lock;
@@ -91,7 +92,7 @@ impl FaultControl {
 }
 
 fn every(n: u64, period: Option<u64>) -> bool {
-    period.is_some_and(|p| p > 0 && n % p == 0)
+    period.is_some_and(|p| p > 0 && n.is_multiple_of(p))
 }
 
 fn in_burst(faults: &Faults, n: u64) -> bool {
@@ -152,9 +153,8 @@ pub fn slow_stream(
     })
 }
 
-use futures::StreamExt as _;
-
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

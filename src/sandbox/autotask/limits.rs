@@ -128,6 +128,7 @@ fn step(limits: &AutotaskLimits, used: usize) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

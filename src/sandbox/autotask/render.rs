@@ -150,7 +150,7 @@ impl Entity {
 
 /// Managed Services contracts (every third) carry one service bundle.
 fn has_bundle(agreement: usize) -> bool {
-    agreement % 3 == 0
+    agreement.is_multiple_of(3)
 }
 
 /// Builds an object from field names and values given in the same order.
@@ -399,7 +399,7 @@ fn contact(data: &Dataset, idx: usize) -> Value {
             json!(""),
             json!(true),
             json!(format!("0{}", company.phone)),
-            json!(idx % 2 == 0),
+            json!(idx.is_multiple_of(2)),
             json!(""),
             json!(false),
             Value::Null,
@@ -817,6 +817,7 @@ fn ticket(data: &Dataset, idx: usize) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::sandbox::data::DataSizes;

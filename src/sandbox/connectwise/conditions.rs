@@ -561,6 +561,7 @@ fn wildcard(text: &[char], pattern: &[char]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

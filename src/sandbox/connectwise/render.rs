@@ -181,7 +181,7 @@ pub fn contact(ctx: &Ctx, data: &Dataset, idx: usize) -> Value {
         "inactiveFlag": c.inactive, "marriedFlag": false, "childrenFlag": false,
         "disablePortalLoginFlag": false, "unsubscribeFlag": false,
         "mobileGuid": guid(id as u64 + 1_000_000),
-        "defaultBillingFlag": idx % 2 == 0, "defaultFlag": idx % 2 == 0,
+        "defaultBillingFlag": idx.is_multiple_of(2), "defaultFlag": idx.is_multiple_of(2),
         "communicationItems": [{
             "id": id, "type": {"id": 1, "name": "Email"}, "value": email,
             "defaultFlag": true, "communicationType": "Email"
