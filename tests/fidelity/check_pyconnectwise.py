@@ -140,14 +140,26 @@ def expect_env_size(label: str, name: str, got: int) -> None:
         ok(f"{label}: matches the sandbox's printed seed size {raw}")
 
 
-def run() -> None:
-    host = env("CW_HOST")
-    company = env("CW_COMPANY", "sandbox")
-    small = int(env("CW_SMALL_PAGE", "7"))
-    t0 = time.monotonic()
+def guarded(label: str, fn, *args):
+    """Runs one section; an exception (HTTP error, pydantic ValidationError) fails that section only."""
+    try:
+        return fn(*args)
+    except pydantic.ValidationError as exc:
+        fail(f"{label}: pyconnectwise model validation error: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        resp = getattr(exc, "response", None)
+        detail = ""
+        if resp is not None:
+            detail = f" [HTTP {resp.status_code} {resp.request.method} {resp.url} body={resp.text[:500]!r}]"
+        traceback.print_exc()
+        fail(f"{label}: {type(exc).__name__}: {str(exc)[:300]}{detail}")
+    return None
+
+
+def connect() -> ConnectWiseManageAPIClient:
     client = ConnectWiseManageAPIClient(
-        company,
-        host,
+        env("CW_COMPANY", "sandbox"),
+        env("CW_HOST"),
         env("CW_CLIENT_ID", "sync365-sandbox-client-id"),
         env("CW_PUBLIC_KEY", "FullAccessPub001"),
         env("CW_PRIVATE_KEY", "FullAccessPriv01"),
@@ -156,40 +168,41 @@ def run() -> None:
     want_codebase = os.environ.get("CW_EXPECT_CODEBASE")
     if want_codebase and client.codebase != want_codebase:
         fail(f"codebase: expected {want_codebase!r}, got {client.codebase!r}")
+    return client
 
+
+def system_info(client) -> None:
     info = client.system.info.get()
     ok(f"system/info parsed: version={info.version!r} isCloud={info.is_cloud}")
 
-    totals = {}
-    for label, endpoint, model, env_name in [
-        ("company/companies", client.company.companies, Company, "EXPECT_CW_COMPANIES"),
-        ("finance/agreements", client.finance.agreements, Agreement, "EXPECT_CW_AGREEMENTS"),
-        ("procurement/catalog", client.procurement.catalog, CatalogItem, "EXPECT_CW_CATALOG"),
-    ]:
-        count = endpoint.count.get().count
-        items_big, pages_big, extra = walk_pages(endpoint, model, 1000, label=label)
-        ids_big = check_ids(f"{label} pageSize=1000", items_big)
-        items_small = all_items(endpoint, small)
-        ids_small = check_ids(f"{label} pageSize={small}", items_small)
-        expected_pages = max(1, -(-count // small))
-        print(f"  {label}: count endpoint {count}; pageSize=1000 -> {len(items_big)} in {pages_big} page(s); "
-              f"pageSize={small} -> {len(items_small)} (expect {expected_pages} pages)", flush=True)
-        if len(items_big) != count:
-            fail(f"{label}: pageSize=1000 iterator yielded {len(items_big)} items, /count says {count}")
-        if len(items_small) != count:
-            fail(f"{label}: pageSize={small} iterator yielded {len(items_small)} items, /count says {count}")
-        if ids_big != ids_small:
-            fail(f"{label}: page size {small} and 1000 returned different id sets "
-                 f"(only in 1000: {sorted(ids_big - ids_small)[:5]}, only in {small}: {sorted(ids_small - ids_big)[:5]})")
-        if count == 0:
-            fail(f"{label}: the sandbox seeded nothing, so this check proves nothing")
-        if len(items_big) == count and len(items_small) == count and ids_big == ids_small:
-            ok(f"{label}: {count} items through pyconnectwise paging, all parsed into {model.__name__}")
-        for key in sorted(extra):
-            WARNINGS.append(f"{label}: key {key} is not in pyconnectwise's {model.__name__} model")
-        expect_env_size(label, env_name, count)
-        totals[label] = items_big
 
+def list_section(label, endpoint, model, env_name, small):
+    count = endpoint.count.get().count
+    items_big, pages_big, extra = walk_pages(endpoint, model, 1000, label=label)
+    ids_big = check_ids(f"{label} pageSize=1000", items_big)
+    items_small = all_items(endpoint, small)
+    ids_small = check_ids(f"{label} pageSize={small}", items_small)
+    expected_pages = max(1, -(-count // small))
+    print(f"  {label}: count endpoint {count}; pageSize=1000 -> {len(items_big)} in {pages_big} page(s); "
+          f"pageSize={small} -> {len(items_small)} (expect {expected_pages} pages)", flush=True)
+    if len(items_big) != count:
+        fail(f"{label}: pageSize=1000 iterator yielded {len(items_big)} items, /count says {count}")
+    if len(items_small) != count:
+        fail(f"{label}: pageSize={small} iterator yielded {len(items_small)} items, /count says {count}")
+    if ids_big != ids_small:
+        fail(f"{label}: page size {small} and 1000 returned different id sets "
+             f"(only in 1000: {sorted(ids_big - ids_small)[:5]}, only in {small}: {sorted(ids_small - ids_big)[:5]})")
+    if count == 0:
+        fail(f"{label}: the sandbox seeded nothing, so this check proves nothing")
+    if len(items_big) == count and len(items_small) == count and ids_big == ids_small and count:
+        ok(f"{label}: {count} items through pyconnectwise paging, all parsed into {model.__name__}")
+    for key in sorted(extra):
+        WARNINGS.append(f"{label}: key {key} is not in pyconnectwise's {model.__name__} model")
+    expect_env_size(label, env_name, count)
+    return items_big
+
+
+def conditions_section(client, small) -> None:
     # conditions must survive paging (pyconnectwise issue #14: conditions lost between pages)
     cond = {"conditions": "deletedFlag=false"}
     count_cond = client.company.companies.count.get(params=dict(cond)).count
@@ -201,12 +214,14 @@ def run() -> None:
     else:
         ok(f"conditions kept across {max(1, -(-count_cond // small))} pages ({count_cond} non-deleted companies)")
 
-    # each agreement's additions
+
+def additions_section(client, agreements) -> None:
     total_additions = 0
     extra_add: set[str] = set()
     bad_parent = 0
     mismatches = []
-    for agreement in totals["finance/agreements"]:
+    busiest = None
+    for agreement in agreements:
         ep = client.finance.agreements.id(agreement.id).additions
         count = ep.count.get().count
         items, _pages, extra = walk_pages(ep, Addition, 1000, label=f"agreement {agreement.id} additions")
@@ -216,16 +231,15 @@ def run() -> None:
         check_ids(f"finance/agreements/{agreement.id}/additions", items)
         bad_parent += sum(1 for a in items if a.agreement_id is not None and a.agreement_id != agreement.id)
         total_additions += len(items)
-    # one agreement with several additions, walked with the small page size too
-    busiest = None
-    for agreement in totals["finance/agreements"]:
-        n = client.finance.agreements.id(agreement.id).additions.count.get().count
-        if busiest is None or n > busiest[1]:
-            busiest = (agreement.id, n)
-    if busiest and busiest[1] > 0:
+        if busiest is None or count > busiest[1]:
+            busiest = (agreement.id, count)
+    # the agreement with the most additions, walked with page size 2 as well
+    if busiest and busiest[1] > 2:
         small_add = all_items(client.finance.agreements.id(busiest[0]).additions, 2)
         if len(small_add) != busiest[1]:
             fail(f"finance/agreements/{busiest[0]}/additions pageSize=2: {len(small_add)} vs count {busiest[1]}")
+        else:
+            ok(f"finance/agreements/{busiest[0]}/additions: {busiest[1]} additions with pageSize=2")
     for aid, got, count in mismatches[:10]:
         fail(f"finance/agreements/{aid}/additions: iterator {got} vs count {count}")
     if bad_parent:
@@ -235,23 +249,36 @@ def run() -> None:
     if total_additions == 0:
         fail("no agreement has any addition, so additions paging proves nothing")
     if not mismatches:
-        ok(f"{total_additions} additions across {len(totals['finance/agreements'])} agreements, all parsed into Addition")
+        ok(f"{total_additions} additions across {len(agreements)} agreements, all parsed into Addition")
     expect_env_size("additions (all agreements)", "EXPECT_CW_ADDITIONS", total_additions)
+
+
+def run() -> None:
+    small = int(env("CW_SMALL_PAGE", "7"))
+    t0 = time.monotonic()
+    client = guarded("companyinfo / client construction", connect)
+    if client is None:
+        return
+    guarded("system/info", system_info, client)
+    agreements = None
+    for label, endpoint, model, env_name in [
+        ("company/companies", client.company.companies, Company, "EXPECT_CW_COMPANIES"),
+        ("finance/agreements", client.finance.agreements, Agreement, "EXPECT_CW_AGREEMENTS"),
+        ("procurement/catalog", client.procurement.catalog, CatalogItem, "EXPECT_CW_CATALOG"),
+    ]:
+        items = guarded(label, list_section, label, endpoint, model, env_name, small)
+        if label == "finance/agreements":
+            agreements = items
+    guarded("conditions across pages", conditions_section, client, small)
+    if agreements is None:
+        fail("additions: not checked, the agreements could not be listed")
+    else:
+        guarded("additions", additions_section, client, agreements)
     print(f"  elapsed {time.monotonic() - t0:.1f}s", flush=True)
 
 
 def main() -> int:
-    try:
-        run()
-    except pydantic.ValidationError as exc:
-        fail(f"pyconnectwise model validation error: {exc}")
-    except Exception as exc:  # noqa: BLE001
-        resp = getattr(exc, "response", None)
-        detail = ""
-        if resp is not None:
-            detail = f" [HTTP {resp.status_code} {resp.request.method} {resp.url} body={resp.text[:500]!r}]"
-        traceback.print_exc()
-        fail(f"{type(exc).__name__}: {exc}{detail}")
+    run()
     for w in WARNINGS:
         print(f"  WARN: {w}")
     if FAILURES:
