@@ -19,6 +19,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SWAGGER="${FIDELITY_SWAGGER:-$REPO/../shared/reference/autotask/v1.json}"
 CHECK_TIMEOUT="${FIDELITY_CHECK_TIMEOUT:-300}"
+# Where the sandbox serves each vendor (paths on its one https port): ConnectWise at the root
+# (/login/companyinfo/..., /{codebase}/apis/3.0/...), Autotask zone discovery at /ATServicesRest/.
+CW_PREFIX="${FIDELITY_CW_PREFIX:-}"                 # appended to host:port for pyconnectwise's manage_url
+AT_LOOKUP_PATH="${FIDELITY_AT_LOOKUP_PATH:-/ATServicesRest/}"
 INSTALL_TIMEOUT="${FIDELITY_INSTALL_TIMEOUT:-600}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sync365-fidelity.XXXXXX")
 T_START=$SECONDS
@@ -173,7 +177,7 @@ check_swagger_subset() {
 check_pyconnectwise() {
   if (( ! PY_OK )); then record pyconnectwise fail "venv or pip install failed"; return; fi
   if ! start_sandbox pyconnectwise; then record pyconnectwise fail "sandbox did not start"; return; fi
-  CW_HOST="127.0.0.1:$PORT" \
+  CW_HOST="127.0.0.1:$PORT$CW_PREFIX" \
   EXPECT_CW_COMPANIES="$(seed_size companies)" \
   EXPECT_CW_AGREEMENTS="$(seed_size agreements)" \
   EXPECT_CW_CATALOG="$(seed_size products)" \
@@ -185,7 +189,7 @@ check_pyconnectwise() {
 check_autotask_client() {
   if (( ! NODE_OK )); then record autotask-restapi fail "npm ci failed"; return; fi
   if ! start_sandbox autotask --companies 1200; then record autotask-restapi fail "sandbox did not start"; return; fi
-  AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT/ATServicesRest/" \
+  AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT$AT_LOOKUP_PATH" \
   EXPECT_AT_COMPANIES="$(seed_size companies)" AT_MIN_PAGES=3 \
   NODE_EXTRA_CA_CERTS="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check autotask-restapi node "$WORK/node/check_autotask.js"
@@ -196,7 +200,7 @@ check_autotask_swagger() {
   if (( ! PY_OK )); then record autotask-swagger fail "venv or pip install failed"; return; fi
   # 1200 companies so the envelope is validated on several pages, not only on a last page
   if ! start_sandbox swagger --companies 1200; then record autotask-swagger fail "sandbox did not start"; return; fi
-  AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT/ATServicesRest/" \
+  AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT$AT_LOOKUP_PATH" \
   SSL_CERT_FILE="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check autotask-swagger "$PY" "$HERE/check_autotask_swagger.py"
   stop_sandbox
