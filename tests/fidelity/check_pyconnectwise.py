@@ -19,7 +19,7 @@ Asserts, for companies, agreements, each agreement's additions, and the procurem
 Configuration (environment): CW_HOST (host:port, no scheme), CW_COMPANY, CW_CLIENT_ID,
 CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_EXPECT_CODEBASE (optional), CW_SMALL_PAGE (default 7),
 EXPECT_CW_COMPANIES / EXPECT_CW_AGREEMENTS / EXPECT_CW_ADDITIONS / EXPECT_CW_CATALOG (optional,
-sizes the sandbox said it seeded), CHECK_TIMEOUT (seconds, default 240).
+sizes run.sh asked the sandbox to seed), CHECK_TIMEOUT (seconds, default 240).
 TLS trust comes from REQUESTS_CA_BUNDLE (set by run.sh to the sandbox's CA).
 """
 from __future__ import annotations
@@ -135,9 +135,9 @@ def expect_env_size(label: str, name: str, got: int) -> None:
     if not raw:
         return
     if int(raw) != got:
-        fail(f"{label}: sandbox reported seeding {raw} but the client read {got}")
+        fail(f"{label}: the sandbox was started to seed {raw} but the client read {got}")
     else:
-        ok(f"{label}: matches the sandbox's printed seed size {raw}")
+        ok(f"{label}: matches the seeded size {raw}")
 
 
 def guarded(label: str, fn, *args):

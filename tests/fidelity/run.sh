@@ -113,12 +113,6 @@ stop_sandbox() {
   fi
 }
 
-# seed_size WORD: a number the sandbox printed for WORD at start-up ("companies: 40", "40 companies"
-# or "companies=40"); empty when it printed none.
-seed_size() {
-  sed -E 's/\x1b\[[0-9;]*m//g' "$SB_LOG" | grep -ioE "(\b$1\b[^0-9,;]{0,3}[0-9]+|[0-9]+ $1\b)" | head -1 | grep -oE '[0-9]+'
-}
-
 run_check() { # run_check NAME COMMAND...: runs with a time limit, records the outcome
   local name=$1; shift
   local t0=$SECONDS rc
@@ -176,11 +170,13 @@ check_swagger_subset() {
 
 check_pyconnectwise() {
   if (( ! PY_OK )); then record pyconnectwise fail "venv or pip install failed"; return; fi
-  if ! start_sandbox pyconnectwise; then record pyconnectwise fail "sandbox did not start"; return; fi
+  # explicit sizes, so "what the sandbox seeded" is what we asked for (catalog items = --products)
+  local companies=45 agreements=60 products=30
+  if ! start_sandbox pyconnectwise --companies $companies --agreements $agreements --products $products; then
+    record pyconnectwise fail "sandbox did not start"; return
+  fi
   CW_HOST="127.0.0.1:$PORT$CW_PREFIX" \
-  EXPECT_CW_COMPANIES="$(seed_size companies)" \
-  EXPECT_CW_AGREEMENTS="$(seed_size agreements)" \
-  EXPECT_CW_CATALOG="$(seed_size products)" \
+  EXPECT_CW_COMPANIES=$companies EXPECT_CW_AGREEMENTS=$agreements EXPECT_CW_CATALOG=$products \
   REQUESTS_CA_BUNDLE="$CA_FILE" SSL_CERT_FILE="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check pyconnectwise "$PY" "$HERE/check_pyconnectwise.py"
   stop_sandbox
@@ -188,9 +184,10 @@ check_pyconnectwise() {
 
 check_autotask_client() {
   if (( ! NODE_OK )); then record autotask-restapi fail "npm ci failed"; return; fi
-  if ! start_sandbox autotask --companies 1200; then record autotask-restapi fail "sandbox did not start"; return; fi
+  local companies=1200 # >= 3 pages of 500
+  if ! start_sandbox autotask --companies $companies; then record autotask-restapi fail "sandbox did not start"; return; fi
   AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT$AT_LOOKUP_PATH" \
-  EXPECT_AT_COMPANIES="$(seed_size companies)" AT_MIN_PAGES=3 \
+  EXPECT_AT_COMPANIES=$companies AT_MIN_PAGES=3 \
   NODE_EXTRA_CA_CERTS="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check autotask-restapi node "$WORK/node/check_autotask.js"
   stop_sandbox

@@ -115,8 +115,8 @@ async function main() {
   ok(`Companies/query/count -> ${count}`);
   const expected = process.env.EXPECT_AT_COMPANIES;
   if (expected) {
-    if (Number(expected) !== count) fail(`the sandbox printed ${expected} companies but count says ${count}`);
-    else ok(`count matches the sandbox's printed seed size ${expected}`);
+    if (Number(expected) !== count) fail(`the sandbox was started with --companies ${expected} but count says ${count}`);
+    else ok(`count matches --companies ${expected}`);
   }
   const minPages = Number(process.env.AT_MIN_PAGES || '3');
   if (count <= 500 * (minPages - 1)) fail(`only ${count} companies: fewer than ${minPages} pages of 500 (seed more with --companies)`);
