@@ -169,7 +169,9 @@ check_swagger_subset() {
 }
 
 check_pyconnectwise() {
-  if (( ! PY_OK )); then record pyconnectwise fail "venv or pip install failed"; return; fi
+  if (( ! PY_OK )); then
+    record pyconnectwise fail "venv or pip install failed"; record pyconnectwise-onprem fail "venv or pip install failed"; return
+  fi
   # explicit sizes, so "what the sandbox seeded" is what we asked for (catalog items = --products)
   local companies=45 agreements=60 products=30
   if ! start_sandbox pyconnectwise --companies $companies --agreements $agreements --products $products; then
@@ -177,19 +179,34 @@ check_pyconnectwise() {
   fi
   CW_HOST="127.0.0.1:$PORT$CW_PREFIX" \
   EXPECT_CW_COMPANIES=$companies EXPECT_CW_AGREEMENTS=$agreements EXPECT_CW_CATALOG=$products \
+  CW_EXPECT_CODEBASE=v2025_1/ \
   REQUESTS_CA_BUNDLE="$CA_FILE" SSL_CERT_FILE="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check pyconnectwise "$PY" "$HERE/check_pyconnectwise.py"
+  # the on-premise login company (codebase v4_6_release/, IsCloud False) on the same sandbox
+  CW_HOST="127.0.0.1:$PORT$CW_PREFIX" CW_COMPANY=sandboxonprem \
+  CW_PUBLIC_KEY=OnPremPub0000001 CW_PRIVATE_KEY=OnPremPriv000001 CW_EXPECT_CODEBASE=v4_6_release/ \
+  EXPECT_CW_COMPANIES=$companies EXPECT_CW_AGREEMENTS=$agreements EXPECT_CW_CATALOG=$products \
+  REQUESTS_CA_BUNDLE="$CA_FILE" SSL_CERT_FILE="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
+    run_check pyconnectwise-onprem "$PY" "$HERE/check_pyconnectwise.py"
   stop_sandbox
 }
 
 check_autotask_client() {
-  if (( ! NODE_OK )); then record autotask-restapi fail "npm ci failed"; return; fi
+  if (( ! NODE_OK )); then
+    record autotask-restapi fail "npm ci failed"; record autotask-restapi-zone5 fail "npm ci failed"; return
+  fi
   local companies=1200 # >= 3 pages of 500
   if ! start_sandbox autotask --companies $companies; then record autotask-restapi fail "sandbox did not start"; return; fi
   AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT$AT_LOOKUP_PATH" \
   EXPECT_AT_COMPANIES=$companies AT_MIN_PAGES=3 \
   NODE_EXTRA_CA_CERTS="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
     run_check autotask-restapi node "$WORK/node/check_autotask.js"
+  # a user whose tenant lives in another zone (webservices5): discovery must route the client there
+  AT_ZONE_LOOKUP_BASE="https://127.0.0.1:$PORT$AT_LOOKUP_PATH" \
+  AT_USER=sbxotherzone001@SANDBOX.EXAMPLE AT_SECRET='Zone5@Secret#03' AT_EXPECT_ZONE=webservices5 \
+  EXPECT_AT_COMPANIES=$companies AT_MIN_PAGES=3 \
+  NODE_EXTRA_CA_CERTS="$CA_FILE" CHECK_TIMEOUT="$CHECK_TIMEOUT" \
+    run_check autotask-restapi-zone5 node "$WORK/node/check_autotask.js"
   stop_sandbox
 }
 

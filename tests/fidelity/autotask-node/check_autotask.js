@@ -110,6 +110,10 @@ async function main() {
     return;
   }
   ok(`zone discovery: ${JSON.stringify(api.zoneInfo)} (lookup request: ${requests[0]})`);
+  const wantZone = process.env.AT_EXPECT_ZONE;
+  if (wantZone && !String(api.zoneInfo.url).toLowerCase().includes(`/${wantZone.toLowerCase()}/`)) {
+    fail(`zone discovery: expected the ${wantZone} zone URL, got ${api.zoneInfo.url}`);
+  }
   const count = countResult && countResult.queryCount;
   if (!Number.isInteger(count)) { fail(`Companies count: unexpected body ${JSON.stringify(countResult)}`); return; }
   ok(`Companies/query/count -> ${count}`);
