@@ -177,6 +177,7 @@ fn rewrite_ui_host(url: &mut url::Url) -> Result<(), FieldError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

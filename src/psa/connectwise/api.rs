@@ -401,6 +401,7 @@ fn refusal(answer: &Answer, host: &str, path: &str) -> PsaError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

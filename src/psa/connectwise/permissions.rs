@@ -159,6 +159,7 @@ pub fn missing_for_path(path: &str) -> PsaError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

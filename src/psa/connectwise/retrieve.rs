@@ -61,13 +61,16 @@ impl Listing {
     }
 }
 
+/// A page being fetched, tagged with its number.
+type PageFetch<'a, T> = BoxFuture<'a, (u32, Result<Vec<T>, PsaError>)>;
+
 /// Pages of one listing, in order, with at most `limit` requests in flight. The count plans
 /// the pages; a full last page means rows were added meanwhile, so paging goes on until a
 /// short page (which is also how a list without a count is read).
 struct Pages<'a, T> {
     api: &'a Api,
     listing: Listing,
-    in_flight: FuturesOrdered<BoxFuture<'a, (u32, Result<Vec<T>, PsaError>)>>,
+    in_flight: FuturesOrdered<PageFetch<'a, T>>,
     next: u32,
     last: u32,
     limit: usize,

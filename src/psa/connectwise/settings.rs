@@ -120,6 +120,7 @@ fn misconfigured(problem: String) -> PsaError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

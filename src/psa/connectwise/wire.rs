@@ -227,6 +227,7 @@ pub fn normalise_date(raw: String) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
