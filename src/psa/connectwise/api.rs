@@ -123,6 +123,8 @@ impl Api {
         }
     }
 
+    // Limitation: only other configured clouds are asked; a self-hosted company is never looked
+    // up elsewhere, and which of api-au / api-aus serves a tenant is not derived from SiteUrl.
     /// Asks the other clouds, at once and without credentials, whether they know the company.
     async fn find_elsewhere(&self) -> Option<String> {
         let asks = self.other_clouds.iter().map(|cloud| async move {
@@ -211,6 +213,8 @@ impl Api {
         self.exchange(&build, &self.host, url.path()).await
     }
 
+    // Limitation: `Link` headers are ignored (pages are numbered by the connector), so this guard
+    // is what raises ForeignLink; a future forward-only pager must pass its links through here.
     /// Builds the URL of an API path and refuses any that would leave the configured origin.
     fn api_url(&self, codebase: &str, path: &str) -> Result<url::Url, PsaError> {
         let text = format!("{}{codebase}apis/3.0/{path}", self.base);
@@ -240,6 +244,8 @@ impl Api {
         Ok(fresh != used)
     }
 
+    // Limitation: cut bodies are retried around send_with_retry, so the worst case is
+    // max_attempts squared requests for one page.
     /// Sends with retries and reads the whole body; a body cut off mid-way is asked for again.
     async fn exchange<F>(&self, build: &F, host: &str, path: &str) -> Result<Answer, PsaError>
     where

@@ -11,6 +11,7 @@ use super::permissions::{AGREEMENTS, GUIDE, Level, Requirement};
 use super::wire::{Count, CwAgreement, Reference};
 use crate::psa::{CheckStatus, PermissionCheck, PsaError};
 
+// Limitation: the parent check reads the first 1000 agreements and probes at most 10 parents.
 /// Parents probed one by one at most, to keep a Test cheap.
 const MAX_PARENT_PROBES: usize = 10;
 

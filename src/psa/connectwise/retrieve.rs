@@ -64,6 +64,8 @@ impl Listing {
 /// A page being fetched, tagged with its number.
 type PageFetch<'a, T> = BoxFuture<'a, (u32, Result<Vec<T>, PsaError>)>;
 
+// Limitation: navigable paging by page number; rows inserted or deleted mid-run can shift a row
+// across a page boundary (forward-only paging by id would not, but is not used yet).
 /// Pages of one listing, in order, with at most `limit` requests in flight. The count plans
 /// the pages; a full last page means rows were added meanwhile, so paging goes on until a
 /// short page (which is also how a list without a count is read).
@@ -115,6 +117,8 @@ impl<'a, T: DeserializeOwned + Send + 'a> Pages<'a, T> {
     }
 }
 
+// Limitation: the ids of active agreements are kept for the additions phase (a few bytes each,
+// so memory grows with the agreement count, not with record size).
 /// An active agreement whose additions are wanted, with what a 403 message needs.
 struct Active {
     id: i64,
@@ -228,6 +232,8 @@ async fn agreement_lines(
     Ok(())
 }
 
+// Limitation: one request per active agreement (ConnectWise has no bulk additions list), so
+// 20k active agreements cost 20k requests; a `lastUpdated` filter for later runs is not built.
 async fn additions_of(api: &Api, agreement: &Active) -> Result<Vec<AgreementLine>, PsaError> {
     let fields = "id,product,quantity,unitPrice,description,invoiceDescription,agreementStatus,cancelledDate,agreementId";
     let listing = Listing::new(

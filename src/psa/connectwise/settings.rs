@@ -53,6 +53,8 @@ impl Default for ServerSettings {
         Self {
             client_id: "00000000-0000-0000-0000-000000000000".into(),
             clouds,
+            // Limitation: 2025.1 is pinned without a contract test against a live server (BR-05);
+            // a refusal falls back to plain JSON for the rest of the connection.
             accept_version: "2025.1".into(),
             page_concurrency: 4,
         }
