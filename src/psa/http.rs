@@ -316,12 +316,22 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// hyper-rustls hands handshake failures over inside (nested) io::Errors, whose `source()`
+/// skips the wrapped error itself, so they are opened explicitly.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let io = err.downcast_ref::<std::io::Error>()?;
+    rustls_error(io.get_ref()?)
+}
+
 /// The certificate problem in plain words, if the failure was one.
 fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     use rustls::{CertificateError, Error as TlsError};
     let mut source = Some(e);
     while let Some(err) = source {
-        if let Some(tls) = err.downcast_ref::<TlsError>() {
+        if let Some(tls) = rustls_error(err) {
             return Some(match tls {
                 TlsError::InvalidCertificate(CertificateError::Expired)
                 | TlsError::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod auth;
+mod connectwise;
 mod health;
 mod sandbox;
