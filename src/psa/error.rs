@@ -80,7 +80,12 @@ pub enum PsaError {
     /// The PSA refused a request for a reason not covered above; its own code and message are
     /// kept because support needs them (e.g. an API version it no longer serves).
     #[error("{host} answered {status} {code}: {message}")]
-    Rejected { host: String, status: u16, code: String, message: String },
+    Rejected {
+        host: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// The PSA answered "not found" for an API path even after re-reading its version.
     #[error("{host} has no {path}")]
     ResourceNotFound { host: String, path: String },
@@ -182,16 +187,24 @@ impl PsaError {
             Self::ForeignLink { host } => format!(
                 "The PSA pointed the portal at another host ({host}); the portal does not send your credentials there."
             ),
-            Self::Rejected { host, status, code, message } => format!(
+            Self::Rejected {
+                host,
+                status,
+                code,
+                message,
+            } => format!(
                 "{host} refused the request ({status} {code}: {message}). If this keeps happening, contact our support with this message."
             ),
             Self::ResourceNotFound { host, path } => format!(
                 "{host} answered \"not found\" for {path}. On ConnectWise cloud this can also mean the keys belong to another company: check the company ID and keys."
             ),
-            Self::Misconfigured { setting, problem } => format!(
-                "The portal is misconfigured ({setting}: {problem}). Contact our support."
-            ),
-            Self::Store(_) => "The retrieved records could not be stored. Try again; our team has been told.".into(),
+            Self::Misconfigured { setting, problem } => {
+                format!("The portal is misconfigured ({setting}: {problem}). Contact our support.")
+            }
+            Self::Store(_) => {
+                "The retrieved records could not be stored. Try again; our team has been told."
+                    .into()
+            }
         }
     }
 }

@@ -1,6 +1,3 @@
-<<<<<<< HEAD
-
-=======
 //! The ConnectWise Manage connector: verifies the details an MSP typed (company, site, keys),
 //! produces the permission checklist, and retrieves customers, agreements, additions and
 //! catalog products.
@@ -189,4 +186,3 @@ fn describe(info: &CompanyInfo, system_version: Option<&str>, codebase: &str) ->
     };
     format!("ConnectWise {version} (codebase {codebase}{place})")
 }
->>>>>>> cw
