@@ -9,6 +9,7 @@ pub mod keys;
 pub mod password;
 pub mod psa;
 pub mod sandbox;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod web;
