@@ -72,7 +72,9 @@ pub fn build_client(policy: &OutboundPolicy) -> Result<reqwest::Client, PsaError
         .connect_timeout(policy.connect_timeout)
         .timeout(policy.request_timeout)
         .user_agent(concat!("sync365/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(GuardedResolver { allow_private: policy.allow_private }));
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: policy.allow_private,
+        }));
     if let Some(pem) = &policy.extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| PsaError::Tls {
             host: "(extra CA file)".into(),
@@ -105,7 +107,10 @@ pub fn check_url(url: &url::Url, policy: &OutboundPolicy) -> Result<(), PsaError
         Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
         Some(url::Host::Domain(_)) => None,
         None => {
-            return Err(PsaError::HostNotAllowed { host, reason: "the address has no host".into() });
+            return Err(PsaError::HostNotAllowed {
+                host,
+                reason: "the address has no host".into(),
+            });
         }
     };
     match literal {
@@ -174,11 +179,16 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                found.into_iter().filter(|a| allow_private || !is_forbidden(a.ip())).collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow_private || !is_forbidden(a.ip()))
+                .collect();
             if allowed.is_empty() {
-                return Err(Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
@@ -209,22 +219,132 @@ where
                 if last {
                     return Err(PsaError::Throttled { host: host.into() });
                 }
-                retry_after(resp).unwrap_or_else(|| retry.backoff(attempt)).min(retry.max_delay)
+                retry_after(resp)
+                    .unwrap_or_else(|| retry.backoff(attempt))
+                    .min(retry.max_delay)
             }
             Ok(resp) if resp.status().is_server_error() && !last => retry.backoff(attempt),
             Ok(_) => return outcome.map_err(|e| classify(&e, host)),
             Err(e) if is_transient(e) && !last => retry.backoff(attempt),
             Err(e) => return Err(classify(e, host)),
         };
-        tracing::debug!(host, attempt, wait_ms = wait.as_millis() as u64, "retrying PSA request");
+        tracing::debug!(
+            host,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying PSA request"
+        );
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
 }
 
+/// A whole answer, body read: what `fetch_with_retry` returns.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Like `send_with_retry`, but reads the body inside the retry loop, so a body cut off
+/// mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
+/// `is_final` recognises (some PSAs send business errors such as "unknown user" as 500) is
+/// returned at once instead of being retried.
+pub async fn fetch_with_retry<F, P>(
+    build: F,
+    host: &str,
+    retry: &RetryPolicy,
+    max_body: usize,
+    is_final: P,
+) -> Result<Answer, PsaError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+    P: Fn(StatusCode, &[u8]) -> bool,
+{
+    let mut attempt = 1;
+    loop {
+        let last = attempt >= retry.max_attempts;
+        let wait = match build().send().await {
+            Err(e) if is_transient(&e) && !last => retry.backoff(attempt),
+            Err(e) => return Err(classify(&e, host)),
+            Ok(resp) => match read_answer(resp, host, max_body).await {
+                Err(ReadFailure::Transient(_)) if !last => retry.backoff(attempt),
+                Err(ReadFailure::Transient(e) | ReadFailure::Fatal(e)) => return Err(e),
+                Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS && last => {
+                    return Err(PsaError::Throttled { host: host.into() });
+                }
+                Ok(a)
+                    if a.status == StatusCode::TOO_MANY_REQUESTS
+                        || worth_retry(&a, last, &is_final) =>
+                {
+                    retry_after_header(&a.headers).unwrap_or_else(|| retry.backoff(attempt))
+                }
+                Ok(a) => return Ok(a),
+            },
+        };
+        tracing::debug!(
+            host,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying PSA request"
+        );
+        tokio::time::sleep(wait.min(retry.max_delay)).await;
+        attempt += 1;
+    }
+}
+
+fn worth_retry<P: Fn(StatusCode, &[u8]) -> bool>(a: &Answer, last: bool, is_final: &P) -> bool {
+    a.status.is_server_error() && !last && !is_final(a.status, &a.body)
+}
+
+enum ReadFailure {
+    Transient(PsaError),
+    Fatal(PsaError),
+}
+
+async fn read_answer(
+    mut resp: Response,
+    host: &str,
+    max_body: usize,
+) -> Result<Answer, ReadFailure> {
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > max_body => {
+                let detail = format!("the answer is larger than {max_body} bytes");
+                return Err(ReadFailure::Fatal(PsaError::Upstream {
+                    host: host.into(),
+                    detail,
+                }));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => {
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body: body.freeze(),
+                });
+            }
+            Err(e) if is_transient(&e) => return Err(ReadFailure::Transient(classify(&e, host))),
+            Err(e) => return Err(ReadFailure::Fatal(classify(&e, host))),
+        }
+    }
+}
+
+fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
 /// `Retry-After` in seconds (the only form PSAs send).
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -279,7 +399,10 @@ pub fn classify(e: &reqwest::Error, host: &str) -> PsaError {
     if e.is_connect() || is_reset(e) {
         return PsaError::Unreachable { host };
     }
-    PsaError::Upstream { host, detail: chain }
+    PsaError::Upstream {
+        host,
+        detail: chain,
+    }
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -328,7 +451,22 @@ mod tests {
 
     #[test]
     fn loopback_private_and_metadata_addresses_are_forbidden() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "224.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "224.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(forbidden(ip), "{ip} should be forbidden");
         }
     }
@@ -344,21 +482,37 @@ mod tests {
     fn plain_http_is_refused_unless_private_hosts_are_allowed() {
         let url = url::Url::parse("http://example.com/").unwrap();
         assert!(check_url(&url, &OutboundPolicy::default()).is_err());
-        let lab = OutboundPolicy { allow_private: true, ..Default::default() };
+        let lab = OutboundPolicy {
+            allow_private: true,
+            ..Default::default()
+        };
         assert!(check_url(&url, &lab).is_ok());
     }
 
     #[test]
     fn odd_encodings_of_loopback_are_refused() {
-        for u in ["https://2130706433/", "https://0177.0.0.1/", "https://0/", "https://[::ffff:127.0.0.1]/", "https://127.1/"] {
+        for u in [
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://0/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://127.1/",
+        ] {
             let url = url::Url::parse(u).unwrap();
-            assert!(check_url(&url, &OutboundPolicy::default()).is_err(), "{u} should be refused");
+            assert!(
+                check_url(&url, &OutboundPolicy::default()).is_err(),
+                "{u} should be refused"
+            );
         }
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let r = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let r = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         assert!(r.backoff(1) <= Duration::from_millis(200));
         assert!(r.backoff(10) <= Duration::from_secs(1));
         assert!(r.backoff(10) >= Duration::from_millis(500));
