@@ -190,6 +190,7 @@ fn unnumbered(label: &str) -> Result<Zone, FieldError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -442,6 +442,7 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -226,7 +226,7 @@ impl Api {
         let span = tracing::info_span!(
             "autotask.request",
             host = %self.host,
-            entity,
+            entity = %entity,
             method = %method,
             status = tracing::field::Empty,
             elapsed_ms = tracing::field::Empty,
@@ -403,6 +403,7 @@ fn clip(text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

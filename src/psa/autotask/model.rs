@@ -368,6 +368,7 @@ pub fn product(row: ProductRow) -> Product {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use serde_json::json;
 

@@ -73,6 +73,8 @@ pub struct Pager<T> {
     body: Value,
     next: Option<Url>,
     started: bool,
+    /// A bad next-page link: reported after the page that carried it has been handed over.
+    broken: Option<PsaError>,
     rows: PhantomData<T>,
 }
 
@@ -84,12 +86,16 @@ impl<T: DeserializeOwned> Pager<T> {
             body,
             next: None,
             started: false,
+            broken: None,
             rows: PhantomData,
         }
     }
 
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, PsaError> {
+        if let Some(e) = self.broken.take() {
+            return Err(e);
+        }
         let url = match (self.started, self.next.take()) {
             (false, _) => self.api.url(&format!("{}/query", self.entity))?,
             (true, Some(next)) => next,
@@ -97,7 +103,10 @@ impl<T: DeserializeOwned> Pager<T> {
         };
         self.started = true;
         let page: PageAnswer = self.api.post(self.entity, url.clone(), &self.body).await?;
-        self.next = self.follow(&url, &page)?;
+        match self.follow(&url, &page) {
+            Ok(next) => self.next = next,
+            Err(e) => self.broken = Some(e),
+        }
         Ok(Some(typed(self.entity, page.items)))
     }
 
@@ -158,6 +167,7 @@ fn lower_keys(item: Value) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -231,6 +231,7 @@ async fn catalog(api: &Arc<Api>, sink: &mut dyn RecordSink) -> Result<(), PsaErr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -69,10 +69,10 @@ impl ZoneUrls {
     /// The zone a URL from zoneInformation names: the `{zone}` part when the URL matches the
     /// template, else the first label of its host name (real Autotask URLs).
     pub fn zone_in(&self, url: &str) -> Option<Zone> {
-        self.from_template(url).or_else(|| from_host(url))
+        self.zone_by_template(url).or_else(|| from_host(url))
     }
 
-    fn from_template(&self, url: &str) -> Option<Zone> {
+    fn zone_by_template(&self, url: &str) -> Option<Zone> {
         let template = self.template.to_ascii_lowercase();
         let url = url.to_ascii_lowercase();
         let (prefix, suffix) = template.split_once(PLACEHOLDER)?;
@@ -182,6 +182,7 @@ fn read_discovery(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
