@@ -370,6 +370,8 @@ fn is_refusal_text(lower: &str) -> bool {
     refusal_reason(lower) != AutotaskRefusal::Secret
 }
 
+// Limitation: Autotask's usual 401 is empty, so a wrong secret, a locked or expired user, a
+// non-API level and another Integration Vendor look the same; the message lists them all.
 /// What a refusal's text says, when it says anything (usually a 401 is empty).
 fn refusal_reason(lower: &str) -> AutotaskRefusal {
     if lower.contains("expired") {

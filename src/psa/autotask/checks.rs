@@ -77,6 +77,8 @@ pub fn budget_row(usage: ThresholdUsage, reserve: u64) -> Option<PermissionCheck
     })
 }
 
+// Limitation: the probes read; Add/Edit rights (contracts, companies, tickets) are not tried,
+// because a test must not write into the MSP's Autotask.
 /// Runs every row's probe; the entities differ, so they run side by side.
 pub async fn permission_rows(
     api: &Api,

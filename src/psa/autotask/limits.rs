@@ -21,6 +21,8 @@ const RISE_MARGIN: Duration = Duration::from_millis(150);
 const MIN_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
 
+// Limitation: lanes live in one process and one run; several portal instances (or a scheduled
+// run beside a user's) each allow `entity_concurrency`, hence the default of 2, not 3.
 /// One lane per entity endpoint: a semaphore for the thread limit and a pacer.
 #[derive(Debug)]
 pub struct Lane {
