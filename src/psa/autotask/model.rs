@@ -27,8 +27,9 @@ pub const SERVICE_LINE_FIELDS: &[&str] = &[
     "serviceID",
     "invoiceDescription",
     "internalDescription",
+    // Not `adjustedPrice`: the documentation names it but the Swagger does not, and an unknown
+    // field can make Autotask answer 500.
     "unitPrice",
-    "adjustedPrice",
 ];
 pub const UNIT_FIELDS: &[&str] = &["contractServiceID", "startDate", "endDate", "units"];
 pub const SERVICE_FIELDS: &[&str] = &[
@@ -78,8 +79,6 @@ pub struct ContractServiceRow {
     pub internaldescription: Option<String>,
     #[serde(default, deserialize_with = "flex_f64")]
     pub unitprice: Option<f64>,
-    #[serde(default, deserialize_with = "flex_f64")]
-    pub adjustedprice: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,7 +322,7 @@ pub fn line(row: ContractServiceRow, units: Option<f64>) -> AgreementLine {
         product_external_id: row.serviceid.map(service_id),
         description: description.unwrap_or_else(|| format!("Contract service {}", row.id)),
         quantity: units.unwrap_or(0.0),
-        unit_price: row.adjustedprice.or(row.unitprice),
+        unit_price: row.unitprice,
         status: Some(
             if units.is_some() {
                 "Current"
