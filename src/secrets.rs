@@ -38,16 +38,35 @@ impl Sealer {
     }
 
     /// `v1:` then base64 of a random 24-byte nonce followed by the ciphertext.
-    pub fn seal(&self, tenant_id: i64, connection_id: i64, secret: &SecretString) -> Result<String, SealError> {
+    pub fn seal(
+        &self,
+        tenant_id: i64,
+        connection_id: i64,
+        secret: &SecretString,
+    ) -> Result<String, SealError> {
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let aad = associated_data(tenant_id, connection_id);
-        let payload = Payload { msg: secret.expose_secret().as_bytes(), aad: &aad };
-        let sealed = self.cipher()?.encrypt(XNonce::from_slice(&nonce), payload).map_err(|_| SealError::Key)?;
-        Ok(format!("{VERSION}:{}", B64.encode([nonce.as_slice(), &sealed].concat())))
+        let payload = Payload {
+            msg: secret.expose_secret().as_bytes(),
+            aad: &aad,
+        };
+        let sealed = self
+            .cipher()?
+            .encrypt(XNonce::from_slice(&nonce), payload)
+            .map_err(|_| SealError::Key)?;
+        Ok(format!(
+            "{VERSION}:{}",
+            B64.encode([nonce.as_slice(), &sealed].concat())
+        ))
     }
 
-    pub fn open(&self, tenant_id: i64, connection_id: i64, sealed: &str) -> Result<SecretString, SealError> {
+    pub fn open(
+        &self,
+        tenant_id: i64,
+        connection_id: i64,
+        sealed: &str,
+    ) -> Result<SecretString, SealError> {
         let body = sealed.strip_prefix("v1:").ok_or(SealError::Open)?;
         let bytes = B64.decode(body).map_err(|_| SealError::Open)?;
         if bytes.len() < 24 {
@@ -57,9 +76,17 @@ impl Sealer {
         let aad = associated_data(tenant_id, connection_id);
         let plain = self
             .cipher()?
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| SealError::Open)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| SealError::Open)
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| SealError::Open)
     }
 }
 
@@ -78,9 +105,14 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_for_its_own_tenant_and_connection_only() {
         let s = sealer();
-        let sealed = s.seal(1, 10, &SecretString::from("private-key-123")).unwrap();
+        let sealed = s
+            .seal(1, 10, &SecretString::from("private-key-123"))
+            .unwrap();
         assert!(!sealed.contains("private-key-123"));
-        assert_eq!(s.open(1, 10, &sealed).unwrap().expose_secret(), "private-key-123");
+        assert_eq!(
+            s.open(1, 10, &sealed).unwrap().expose_secret(),
+            "private-key-123"
+        );
         assert!(s.open(2, 10, &sealed).is_err(), "another tenant");
         assert!(s.open(1, 11, &sealed).is_err(), "another connection");
     }

@@ -95,6 +95,30 @@ pub enum PsaError {
     /// Writing retrieved records failed on our side (database).
     #[error("storing retrieved records failed: {0}")]
     Store(String),
+    /// Autotask refused the API user when signing in; `reason` is what could be told apart.
+    #[error("Autotask at {host} refused the API user ({reason:?})")]
+    AutotaskRefused {
+        host: String,
+        reason: AutotaskRefusal,
+    },
+}
+
+/// Why Autotask refused a sign-in. Its 401 answers are usually empty, so most refusals are
+/// `Secret` or `ZoneUnconfirmed`; the others appear when Autotask says more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutotaskRefusal {
+    /// The zone was confirmed by discovery, so the secret (or the user's setup) is wrong.
+    Secret,
+    /// Discovery could not confirm the zone, so the zone may be wrong as well.
+    ZoneUnconfirmed,
+    /// Our ApiIntegrationCode was refused: the user's Integration Vendor is not this portal.
+    IntegrationCode,
+    /// The API user's password (secret) has expired.
+    SecretExpired,
+    /// The API user is locked or inactive.
+    UserInactive,
+    /// The user's security level is not an API-only level.
+    NotApiOnly,
 }
 
 impl PsaError {
@@ -111,6 +135,7 @@ impl PsaError {
             Self::CredentialsRefused { .. } => Field::PrivateKey,
             Self::UserUnknown { .. } => Field::Username,
             Self::WrongZone { .. } => Field::Zone,
+            Self::AutotaskRefused { reason, .. } => reason.field(),
             _ => Field::Form,
         }
     }
@@ -205,6 +230,44 @@ impl PsaError {
                 "The retrieved records could not be stored. Try again; our team has been told."
                     .into()
             }
+            Self::AutotaskRefused { host, reason } => reason.message(host),
+        }
+    }
+}
+
+/// Where the Autotask API user is edited, for messages that send the user there.
+const AUTOTASK_API_USER: &str =
+    "Admin > Account Settings & Users > Resources/Users, open the API user";
+
+impl AutotaskRefusal {
+    fn field(self) -> Field {
+        match self {
+            Self::Secret | Self::SecretExpired => Field::Secret,
+            Self::UserInactive | Self::NotApiOnly => Field::Username,
+            Self::ZoneUnconfirmed | Self::IntegrationCode => Field::Form,
+        }
+    }
+
+    fn message(self, host: &str) -> String {
+        match self {
+            Self::Secret => format!(
+                "{host} refused the secret for this API user. Copy the secret again (in Autotask: {AUTOTASK_API_USER}, Generate Secret), and check that the user's security level is API User (API-only) and its Integration Vendor is Sync 365. If it worked before, the secret may have expired or the user been deactivated."
+            ),
+            Self::ZoneUnconfirmed => format!(
+                "{host} refused the API user. Check the username and secret, and the zone (leave it empty to detect it)."
+            ),
+            Self::IntegrationCode => format!(
+                "{host} refused this portal's integration code for your API user. In Autotask, {AUTOTASK_API_USER}, and on its Security tab choose Sync 365 as the Integration Vendor. If it already is, contact our support."
+            ),
+            Self::SecretExpired => format!(
+                "{host} says the API user's secret has expired. In Autotask, {AUTOTASK_API_USER} and generate a new secret; use a security level based on API User (API-only), whose secrets do not expire."
+            ),
+            Self::UserInactive => format!(
+                "{host} says the API user is locked or inactive. In Autotask, {AUTOTASK_API_USER} and make it active again."
+            ),
+            Self::NotApiOnly => format!(
+                "{host} says this user is not an API user. In Autotask, {AUTOTASK_API_USER} and give it the security level API User (API-only) or a copy of it."
+            ),
         }
     }
 }

@@ -239,6 +239,105 @@ where
     }
 }
 
+/// A whole answer, body read: what `fetch_with_retry` returns.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// Like `send_with_retry`, but reads the body inside the retry loop, so a body cut off
+/// mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
+/// `is_final` recognises (some PSAs send business errors such as "unknown user" as 500) is
+/// returned at once instead of being retried.
+pub async fn fetch_with_retry<F, P>(
+    build: F,
+    host: &str,
+    retry: &RetryPolicy,
+    max_body: usize,
+    is_final: P,
+) -> Result<Answer, PsaError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+    P: Fn(StatusCode, &[u8]) -> bool,
+{
+    let mut attempt = 1;
+    loop {
+        let last = attempt >= retry.max_attempts;
+        let wait = match build().send().await {
+            Err(e) if is_transient(&e) && !last => retry.backoff(attempt),
+            Err(e) => return Err(classify(&e, host)),
+            Ok(resp) => match read_answer(resp, host, max_body).await {
+                Err(ReadFailure::Transient(_)) if !last => retry.backoff(attempt),
+                Err(ReadFailure::Transient(e) | ReadFailure::Fatal(e)) => return Err(e),
+                Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS && last => {
+                    return Err(PsaError::Throttled { host: host.into() });
+                }
+                Ok(a)
+                    if a.status == StatusCode::TOO_MANY_REQUESTS
+                        || worth_retry(&a, last, &is_final) =>
+                {
+                    retry_after_header(&a.headers).unwrap_or_else(|| retry.backoff(attempt))
+                }
+                Ok(a) => return Ok(a),
+            },
+        };
+        tracing::debug!(
+            host,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying PSA request"
+        );
+        tokio::time::sleep(wait.min(retry.max_delay)).await;
+        attempt += 1;
+    }
+}
+
+fn worth_retry<P: Fn(StatusCode, &[u8]) -> bool>(a: &Answer, last: bool, is_final: &P) -> bool {
+    a.status.is_server_error() && !last && !is_final(a.status, &a.body)
+}
+
+enum ReadFailure {
+    Transient(PsaError),
+    Fatal(PsaError),
+}
+
+async fn read_answer(
+    mut resp: Response,
+    host: &str,
+    max_body: usize,
+) -> Result<Answer, ReadFailure> {
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > max_body => {
+                let detail = format!("the answer is larger than {max_body} bytes");
+                return Err(ReadFailure::Fatal(PsaError::Upstream {
+                    host: host.into(),
+                    detail,
+                }));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => {
+                return Ok(Answer {
+                    status,
+                    headers,
+                    body: body.freeze(),
+                });
+            }
+            Err(e) if is_transient(&e) => return Err(ReadFailure::Transient(classify(&e, host))),
+            Err(e) => return Err(ReadFailure::Fatal(classify(&e, host))),
+        }
+    }
+}
+
+fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
 /// `Retry-After` in seconds (the only form PSAs send).
 fn retry_after(resp: &Response) -> Option<Duration> {
     let value = resp
@@ -353,6 +452,7 @@ fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod autotask;
 mod connectwise;
 mod health;
 mod sandbox;
