@@ -42,7 +42,7 @@ impl Default for RawSettings {
             data_dir: PathBuf::from("."),
             cookie_secure: false,
             connectwise_client_id: PLACEHOLDER_CLIENT_ID.into(),
-            connectwise_region_urls: "na=https://api-na.myconnectwise.net,eu=https://api-eu.myconnectwise.net,aus=https://api-aus.myconnectwise.net".into(),
+            connectwise_region_urls: "na=https://api-na.myconnectwise.net,eu=https://api-eu.myconnectwise.net,aus=https://api-aus.myconnectwise.net,au=https://api-au.myconnectwise.net".into(),
             autotask_integration_code: PLACEHOLDER_INTEGRATION_CODE.into(),
             autotask_zone_lookup_url: "https://webservices.autotask.net/atservicesrest/".into(),
             autotask_zone_url_template: "https://{zone}.autotask.net/atservicesrest/".into(),
@@ -247,7 +247,7 @@ mod tests {
     fn defaults_are_valid() {
         let s = with(&[]).unwrap();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(s.connectwise_region_urls.len(), 3);
+        assert_eq!(s.connectwise_region_urls.len(), 4);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod psa;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod web;
 
@@ -47,10 +48,14 @@ impl Application {
         store::migrate(&db).await?;
         let keys = Keys::load_or_create(&settings.data_dir)?;
         let setup_token = setup_token(&db).await?;
+        let sealer = secrets::Sealer::new(keys.sealing.clone())?;
+        let psa = psa::connector::PsaServers::from_settings(&settings)?;
         let state = Arc::new(AppState {
             db,
             settings,
             setup_token,
+            sealer,
+            psa,
         });
         let port = listener.local_addr()?.port();
         let server = serve(state.clone(), keys, listener)?;

@@ -2,6 +2,7 @@
 //! produce, and the classified errors whose messages tell the user what to fix.
 
 pub mod autotask;
+pub mod connector;
 pub mod connectwise;
 pub mod error;
 pub mod http;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod entity;
+pub mod runs;
 pub mod sessions;
 pub mod throttle;
 pub mod users;

@@ -22,8 +22,12 @@ use crate::config::Settings;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Settings,
-    /// The one-time setup token while no user exists (a hash is enough to compare).
+    /// The one-time setup token while no user exists.
     pub setup_token: Option<String>,
+    /// Seals and opens stored PSA secrets.
+    pub sealer: crate::secrets::Sealer,
+    /// Vendor ids, hosts and outbound policy for PSA calls.
+    pub psa: crate::psa::connector::PsaServers,
 }
 
 pub type State = web::Data<Arc<AppState>>;
