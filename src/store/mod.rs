@@ -5,6 +5,7 @@ pub mod audit;
 pub mod entity;
 pub mod runs;
 pub mod sessions;
+pub mod snapshots;
 pub mod throttle;
 pub mod users;
 
