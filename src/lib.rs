@@ -57,6 +57,9 @@ impl Application {
             sealer,
             psa,
         });
+        if state.settings.worker_enabled {
+            sync::worker::spawn(state.clone(), sync::worker::WorkerTiming::default())?;
+        }
         let port = listener.local_addr()?.port();
         let server = serve(state.clone(), keys, listener)?;
         Ok(Self {

@@ -3,3 +3,5 @@
 
 pub mod credentials;
 pub mod progress;
+pub mod sink;
+pub mod worker;

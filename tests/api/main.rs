@@ -8,3 +8,4 @@ mod autotask;
 mod connectwise;
 mod health;
 mod sandbox;
+mod sync;
