@@ -226,6 +226,11 @@ async fn retrieval_matches_the_sandbox_and_stays_within_its_limits() {
         .unwrap();
 
     assert!(sink.customers.len() > 500 && sink.agreements.len() > 500 && sink.lines.len() > 500);
+    let counted = sink.lines.iter().filter(|l| l.quantity > 0.0).count();
+    assert!(
+        counted * 2 > sink.lines.len(),
+        "active lines carry the current period's unit count"
+    );
     assert_eq!(sink.products.len() as u64, sink.expected["Products"]);
     let customers: std::collections::HashSet<&str> = sink
         .customers
