@@ -6,5 +6,7 @@ mod helpers;
 mod auth;
 mod autotask;
 mod connectwise;
+mod data;
 mod health;
+mod integrations;
 mod sandbox;
