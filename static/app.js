@@ -97,3 +97,25 @@
   }
   setTimeout(poll, 2000);
 })();
+
+// Testing calls the PSA and can take seconds: say so on the button that was pressed, and
+// stop a second click from sending the form twice.
+(function busyButtons() {
+  const form = document.getElementById("psa-form");
+  if (!form) {
+    return;
+  }
+  form.addEventListener("submit", function (event) {
+    const button = event.submitter;
+    if (!button || form.dataset.busy === "1") {
+      if (form.dataset.busy === "1") {
+        event.preventDefault();
+      }
+      return;
+    }
+    form.dataset.busy = "1";
+    // The pressed button's name/value must still be sent, so it is not disabled.
+    button.setAttribute("aria-busy", "true");
+    button.textContent = "Testing…";
+  });
+})();

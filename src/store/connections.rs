@@ -14,6 +14,8 @@ use super::entity::{
 use crate::psa::Verification;
 
 /// Who a connection signs in as: the columns of `uq_connection_identity` plus the public key.
+// Limitation: the account is stored as typed, so `Contoso` and `contoso` (the same ConnectWise
+// company) pass the case-sensitive unique constraint as two connections.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// `connectwise` or `autotask`.

@@ -14,7 +14,7 @@ use super::audit::{self, Actor};
 use super::auth::respond;
 use super::csrf::{CheckedForm, TokenOnly};
 use super::error::AppError;
-use super::forms::{AUTOTASK, CONNECTWISE, ParsedPsa, PsaForm, kind_of};
+use super::forms::{AUTOTASK, CONNECTWISE, PsaForm, kind_of};
 use super::page::{Layout, see_other};
 use super::user::CurrentUser;
 use super::views::{self, ConnectionRow, ConnectionView, PhaseView, RunView, TestView};
@@ -268,6 +268,8 @@ fn form_field(field: Field, form: &PsaForm) -> Option<&'static str> {
 }
 
 /// Builds the connector and runs the test. It calls the PSA: seconds, not milliseconds.
+// Limitation: the request waits for the PSA (bounded by the connector's timeouts and retries);
+// there is no background test with a progress page, only the script's "Testing…" label.
 async fn verify(state: &State, credentials: PsaCredentials) -> Result<Verification, PsaError> {
     Connector::new(credentials, &state.psa)?.verify().await
 }
@@ -288,6 +290,7 @@ fn audit_target(identity: &Identity) -> String {
     )
 }
 
+/// Test, or Test and Save: parse, verify against the PSA, then show the checklist or save.
 async fn create(
     state: State,
     session: Session,
@@ -303,22 +306,18 @@ async fn create(
         user: &user,
         tenant,
     };
-    if form.psa_type != AUTOTASK {
-        form.psa_type = CONNECTWISE.to_string();
-    }
-    let saving = form.action == "save";
+    form.psa_type = form.kind().to_string();
     let parsed = match form.parse(None) {
         Ok(p) => p,
         Err(errors) => return ctx.field_errors(form, None, errors, String::new()),
     };
-    let ParsedPsa {
-        credentials,
-        identity,
-        secret,
-    } = parsed;
-    let action = if saving { "psa_create" } else { "psa_test" };
-    let target = audit_target(&identity);
-    let verification = match verify(&state, credentials).await {
+    let action = if form.action == "save" {
+        "psa_create"
+    } else {
+        "psa_test"
+    };
+    let target = audit_target(&parsed.identity);
+    let verification = match verify(&state, parsed.credentials).await {
         Ok(v) => v,
         Err(e) => {
             ctx.audit(action, &target, "failed", &e.user_message())
@@ -326,31 +325,35 @@ async fn create(
             return ctx.psa_failed(form, None, &e);
         }
     };
-    if !saving {
+    if action == "psa_test" {
         ctx.audit(action, &target, "succeeded", &verification.detected)
             .await?;
         let mut page = ctx.form_page(form, None)?;
         page.result = Some(TestView::from_verification(&verification));
         return Ok(respond(page, StatusCode::OK));
     }
-    let identity = saved_identity(identity, &verification);
-    let test = TestResult::from_verification(&verification);
-    match insert(&ctx, &identity, &test, &secret).await? {
-        Some(id) => {
-            ctx.audit(
-                action,
-                &format!("connection {id}: {target}"),
-                "succeeded",
-                "",
-            )
-            .await?;
-            Ok(see_other(&connection_path(id)))
-        }
-        None => {
-            ctx.audit(action, &target, "duplicate", "").await?;
-            ctx.field_errors(form, None, vec![duplicate_error(&identity)], String::new())
-        }
-    }
+    save_new(&ctx, form, parsed.identity, &parsed.secret, &verification).await
+}
+
+/// The save half of Test and Save, after a successful test.
+async fn save_new(
+    ctx: &Ctx<'_>,
+    form: PsaForm,
+    identity: Identity,
+    secret: &secrecy::SecretString,
+    verification: &Verification,
+) -> Result<HttpResponse, AppError> {
+    let identity = saved_identity(identity, verification);
+    let target = audit_target(&identity);
+    let test = TestResult::from_verification(verification);
+    let Some(id) = insert(ctx, &identity, &test, secret).await? else {
+        ctx.audit("psa_create", &target, "duplicate", "").await?;
+        let errors = vec![duplicate_error(&identity)];
+        return ctx.field_errors(form, None, errors, String::new());
+    };
+    let target = format!("connection {id}: {target}");
+    ctx.audit("psa_create", &target, "succeeded", "").await?;
+    Ok(see_other(&connection_path(id)))
 }
 
 fn duplicate_error(identity: &Identity) -> FieldError {
@@ -626,6 +629,7 @@ async fn edit_form(
 }
 
 /// Edit: same fields, blank secret keeps the stored one; re-verified before anything changes.
+// Limitation: an edit queues no run; records of the old account stay live until Sync now.
 async fn edit(
     state: State,
     session: Session,

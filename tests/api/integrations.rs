@@ -506,3 +506,83 @@ async fn removing_needs_confirmation_then_deletes_the_connection_and_its_records
     assert_eq!(customer::Entity::find().count(db).await.unwrap(), 0);
     assert_eq!(audit_count(&app, "psa_delete").await, 1);
 }
+
+/// Puts the connection's open run into `state` with the given progress and error.
+async fn set_run(
+    app: &TestApp,
+    connection_id: i64,
+    state: &str,
+    progress: &str,
+    error: Option<&str>,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let run = sync_run::Entity::find()
+        .filter(sync_run::Column::ConnectionId.eq(connection_id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active: sync_run::ActiveModel = run.into();
+    active.state = Set(state.into());
+    active.progress = Set(progress.into());
+    active.error = Set(error.map(str::to_string));
+    active.update(&app.state.db).await.unwrap();
+}
+
+#[tokio::test]
+async fn status_json_reports_a_running_runs_done_counts_and_a_failed_runs_error() {
+    let (app, _sb) = app_with_sandbox().await;
+    let id = save_connectwise(&app).await;
+    let progress = r#"{"customers":{"done":40,"total":120},"agreements":{"done":7,"total":null},
+        "agreement_lines":{"done":0,"total":null},"products":{"done":0,"total":null}}"#;
+    set_run(&app, id, "running", progress, None).await;
+    let path = format!("/tools/integrations/psa/{id}/status.json");
+    let json: serde_json::Value = app.get_raw(&path).await.json().await.unwrap();
+    assert_eq!(json["state"], "running");
+    assert_eq!(
+        (json["customers"].as_u64(), json["agreements"].as_u64()),
+        (Some(40), Some(7))
+    );
+    assert_eq!(json["progress"]["customers"]["total"], 120);
+    let p = app.get(&format!("/tools/integrations/psa/{id}")).await;
+    assert_eq!(p.value("progress#progress-customers"), "40");
+    set_run(
+        &app,
+        id,
+        "failed",
+        progress,
+        Some("ConnectWise failed while answering."),
+    )
+    .await;
+    let json: serde_json::Value = app.get_raw(&path).await.json().await.unwrap();
+    assert_eq!(json["state"], "failed");
+    assert_eq!(
+        json["customers"], 0,
+        "idle: the live snapshot's counts, none yet"
+    );
+    assert_eq!(json["error"], "ConnectWise failed while answering.");
+    let list = app.get("/tools/integrations").await;
+    assert!(
+        list.text("#connections tr.connection")
+            .contains("failed while answering")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_test_again_records_why_and_keeps_the_last_checklist() {
+    let (app, sb) = app_with_sandbox().await;
+    let id = save_connectwise(&app).await;
+    sb.stop().await.unwrap();
+    let show = format!("/tools/integrations/psa/{id}");
+    let resp = app.post(&show, &format!("{show}/test"), &[]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let c = &connections(&app).await[0];
+    assert_eq!(c.last_test_ok, Some(false));
+    let p = app.get(&show).await;
+    assert!(!p.text("#last-test-message").is_empty());
+    assert!(p.text("#last-verified").contains("failed"));
+    assert!(
+        p.has("#test-result tr.check.pass"),
+        "the last good checklist stays"
+    );
+}
