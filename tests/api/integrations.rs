@@ -586,3 +586,39 @@ async fn a_failed_test_again_records_why_and_keeps_the_last_checklist() {
         "the last good checklist stays"
     );
 }
+
+#[tokio::test]
+async fn a_self_hosted_connectwise_is_saved_with_its_url_and_tested_again_there() {
+    let (app, sb) = app_with_sandbox().await;
+    let fields = [
+        ("psa_type", "connectwise"),
+        ("company_id", "sandboxonprem"),
+        ("site", "self_hosted"),
+        ("site_url", sb.base_url.as_str()),
+        ("public_key", "OnPremPub0000001"),
+        ("private_key", "OnPremPriv000001"),
+        ("action", "save"),
+    ];
+    let resp = submit(&app, &fields).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        page(resp).await.body
+    );
+    let c = connections(&app).await[0].clone();
+    assert_eq!(c.host, sb.base_url.trim_end_matches('/'));
+    let show = format!("/tools/integrations/psa/{}", c.id);
+    assert_eq!(app.get(&show).await.text("#conn-host"), c.host);
+    app.post(&show, &format!("{show}/test"), &[]).await;
+    let after = &connections(&app).await[0];
+    assert_eq!(
+        after.last_test_ok,
+        Some(true),
+        "{:?}",
+        after.last_test_message
+    );
+    let edit = app.get(&format!("{show}/edit")).await;
+    assert!(edit.has("input[name=site][value=self_hosted][checked]"));
+    assert_eq!(edit.value("#site_url"), c.host);
+}
