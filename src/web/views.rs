@@ -252,3 +252,24 @@ impl RunView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_key_is_shortened_to_its_ends_and_a_short_one_hidden() {
+        assert_eq!(shorten("FullAccessPub001"), "Full…001");
+        assert_eq!(shorten("short"), "…");
+    }
+
+    #[test]
+    fn cloud_keys_read_as_regions_and_zones_are_labelled() {
+        assert_eq!(host_label("connectwise", "aus"), "Australia");
+        assert_eq!(
+            host_label("connectwise", "https://cw.example.com"),
+            "https://cw.example.com"
+        );
+        assert_eq!(host_label("autotask", "webservices5"), "Zone webservices5");
+    }
+}
