@@ -85,10 +85,8 @@
         if (active(status.state)) {
           setTimeout(poll, 2000);
         } else {
-          const phases = document.getElementById("phases");
-          if (phases) {
-            phases.hidden = true;
-          }
+          // The run ended: reload once so the run history and counts are the stored ones.
+          window.location.reload();
         }
       })
       .catch(function () {
