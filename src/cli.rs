@@ -31,6 +31,8 @@ pub enum Command {
     User(UserCommand),
     /// Run the local PSA sandbox (ConnectWise and Autotask APIs over seeded data).
     Sandbox(crate::sandbox::SandboxArgs),
+    /// A fresh demo: temporary database, the sandbox and the portal together.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,6 +67,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(load_settings()?).await,
         Command::Migrate => migrate(load_settings()?).await,
         Command::User(UserCommand::Create(args)) => create_user(load_settings()?, args).await,
+        Command::Demo(args) => {
+            crate::telemetry::init("info");
+            crate::demo::run(args).await
+        }
         Command::Sandbox(args) => {
             crate::telemetry::init("info");
             crate::sandbox::run_cli(args).await

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod keys;
 pub mod password;
@@ -57,6 +58,9 @@ impl Application {
             sealer,
             psa,
         });
+        if state.settings.worker_enabled {
+            sync::worker::spawn(state.clone(), sync::worker::WorkerTiming::default())?;
+        }
         let port = listener.local_addr()?.port();
         let server = serve(state.clone(), keys, listener)?;
         Ok(Self {

@@ -7,6 +7,7 @@ pub mod entity;
 pub mod records;
 pub mod runs;
 pub mod sessions;
+pub mod snapshots;
 pub mod throttle;
 pub mod users;
 

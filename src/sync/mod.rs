@@ -1,4 +1,7 @@
 //! Retrieval runs: a worker claims queued runs, streams the PSA's records into a new snapshot,
 //! and makes the snapshot live only when the run succeeds.
 
+pub mod credentials;
 pub mod progress;
+pub mod sink;
+pub mod worker;

@@ -3,6 +3,8 @@
 
 #[path = "autotask_retrieve.rs"]
 mod retrieve;
+#[path = "autotask_sandbox.rs"]
+mod sandbox;
 #[path = "autotask_verify.rs"]
 mod verify;
 

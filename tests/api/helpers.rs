@@ -64,7 +64,10 @@ pub async fn settings(data_dir: &std::path::Path, overrides: &[(&str, &str)]) ->
         .merge(("worker_enabled", false))
         .merge(("outbound_allow_private", true));
     for (k, v) in overrides {
-        f = f.merge((*k, *v));
+        f = match *v {
+            "true" | "false" => f.merge((*k, *v == "true")),
+            _ => f.merge((*k, *v)),
+        };
     }
     Settings::from_figment(f).expect("test settings are valid")
 }
@@ -251,4 +254,25 @@ pub fn location(resp: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
+}
+
+/// Settings keys that point the app at a running sandbox, as `(key, value)` overrides.
+pub fn sandbox_overrides(sb: &sync365::sandbox::RunningSandbox) -> Vec<(String, String)> {
+    sb.portal_settings()
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches("SYNC365_").to_lowercase(), v))
+        .collect()
+}
+
+impl TestApp {
+    /// The app pointed at the sandbox, with or without its retrieval worker.
+    pub async fn against(sb: &sync365::sandbox::RunningSandbox, worker: bool) -> TestApp {
+        let owned = sandbox_overrides(sb);
+        let mut pairs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("worker_enabled", if worker { "true" } else { "false" }));
+        TestApp::spawn_with(&pairs).await
+    }
 }

@@ -10,3 +10,4 @@ mod data;
 mod health;
 mod integrations;
 mod sandbox;
+mod sync;

@@ -555,6 +555,19 @@ const CONTRACT_SERVICE_UNIT_FIELDS: &[&str] = &[
     "vendorCompanyID",
 ];
 
+/// One unit row per 30-day billing period, as Autotask keeps them.
+const UNIT_PERIOD_SECS: i64 = 30 * 86_400;
+
+/// An active line's unit row is the one of the period covering today, so clients that read
+/// "the current quantity" find one; a cancelled line keeps its first period.
+fn current_period_start(effective: i64, active: bool) -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    if !active || now < effective {
+        return effective;
+    }
+    effective + (now - effective) / UNIT_PERIOD_SECS * UNIT_PERIOD_SECS
+}
+
 fn contract_service_unit(data: &Dataset, idx: usize) -> Value {
     let line = &data.additions[idx];
     let p = &data.products[line.product as usize];
@@ -564,6 +577,7 @@ fn contract_service_unit(data: &Dataset, idx: usize) -> Value {
         line.quantity
     };
     let price = (p.price * units as f64 * 100.0).round() / 100.0;
+    let start = current_period_start(line.effective, line.cancelled.is_none());
     object(
         CONTRACT_SERVICE_UNIT_FIELDS,
         vec![
@@ -572,12 +586,12 @@ fn contract_service_unit(data: &Dataset, idx: usize) -> Value {
             json!(Entity::Contracts.base_id() + line.agreement as i64),
             json!(Entity::ContractServices.base_id() + idx as i64),
             json!((p.cost * units as f64 * 100.0).round() / 100.0),
-            json!(iso(line.effective + 30 * 86_400)),
+            json!(iso(start + UNIT_PERIOD_SECS)),
             json!(price),
             Value::Null,
             json!(price),
             json!(Entity::Services.base_id() + line.product as i64),
-            json!(iso(line.effective)),
+            json!(iso(start)),
             json!(units),
             Value::Null,
         ],

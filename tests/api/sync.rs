@@ -1,0 +1,295 @@
+//! Retrieval runs: the worker retrieves into a snapshot, a failed run keeps the last good one,
+//! removed records are marked, and runs are claimed once across instances and after crashes.
+
+use std::time::Duration;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use secrecy::SecretString;
+use sync365::psa::records::Customer;
+use sync365::sandbox::{self, DataSizes, Faults, RunningSandbox, SandboxConfig};
+use sync365::store::entity::{customer, psa_connection, sync_run};
+use sync365::store::snapshots::{self, SnapshotKey};
+use sync365::store::{runs, users};
+
+use crate::helpers::TestApp;
+
+async fn sandbox_with(companies: usize) -> RunningSandbox {
+    let sizes = DataSizes {
+        companies,
+        contacts_per_company: 0,
+        agreements: 20,
+        products: 10,
+        tickets: 1,
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    sandbox::start(
+        SandboxConfig {
+            sizes,
+            ..SandboxConfig::default()
+        },
+        listener,
+    )
+    .await
+    .unwrap()
+}
+
+/// Stores a ConnectWise connection to the sandbox's full-access account, as a save would.
+async fn store_connectwise(app: &TestApp, private_key: &str) -> psa_connection::Model {
+    let db = &app.state.db;
+    let tenant = users::find_or_insert_tenant(db, "Contoso IT")
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let conn = psa_connection::ActiveModel {
+        tenant_id: Set(tenant.id),
+        psa_type: Set("connectwise".into()),
+        host: Set("na".into()),
+        account: Set("sandbox".into()),
+        public_key: Set(Some("FullAccessPub001".into())),
+        sealed_secret: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let sealed = app
+        .state
+        .sealer
+        .seal(tenant.id, conn.id, &SecretString::from(private_key))
+        .unwrap();
+    let mut active: psa_connection::ActiveModel = conn.into();
+    active.sealed_secret = Set(sealed);
+    active.update(db).await.unwrap()
+}
+
+/// Waits until the run leaves queued/running (the worker polls every second).
+async fn wait_for_end(app: &TestApp, run_id: i64) -> sync_run::Model {
+    for _ in 0..600 {
+        let run = sync_run::Entity::find_by_id(run_id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if run.state == runs::SUCCEEDED || run.state == runs::FAILED {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {run_id} did not finish in time");
+}
+
+async fn live_customers(app: &TestApp, conn_id: i64) -> Vec<customer::Model> {
+    let conn = psa_connection::Entity::find_by_id(conn_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    customer::Entity::find()
+        .filter(customer::Column::ConnectionId.eq(conn_id))
+        .filter(customer::Column::RunId.eq(conn.live_run_id.unwrap_or(-1)))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn sandbox_count(sb: &RunningSandbox, path: &str) -> u64 {
+    let url = format!("{}/v4_6_release/apis/3.0/{path}", sb.base_url);
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .basic_auth("sandbox+FullAccessPub001", Some("FullAccessPriv01"))
+        .header("clientId", sandbox::accounts::CW_CLIENT_ID)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["count"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_queued_run_retrieves_every_customer_into_the_live_snapshot() {
+    let sb = sandbox_with(120).await;
+    let app = TestApp::against(&sb, true).await;
+    let conn = store_connectwise(&app, "FullAccessPriv01").await;
+    let run = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let done = wait_for_end(&app, run.id).await;
+    assert_eq!(done.state, runs::SUCCEEDED, "error: {:?}", done.error);
+
+    let expected = sandbox_count(
+        &sb,
+        "company/companies/count?conditions=deletedFlag%3Dfalse",
+    )
+    .await;
+    let customers = live_customers(&app, conn.id).await;
+    assert_eq!(customers.len() as u64, expected);
+    assert!(
+        customers.iter().any(|c| c.name.contains("<")),
+        "names with markup are stored as data"
+    );
+    let progress = sync365::sync::progress::Progress::from_json(&done.progress);
+    assert_eq!(progress.customers.done, expected);
+    assert_eq!(progress.customers.total, Some(expected));
+}
+
+#[tokio::test]
+async fn a_failed_run_keeps_the_last_good_snapshot() {
+    let sb = sandbox_with(60).await;
+    let app = TestApp::against(&sb, true).await;
+    let conn = store_connectwise(&app, "FullAccessPriv01").await;
+    let first = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    assert_eq!(wait_for_end(&app, first.id).await.state, runs::SUCCEEDED);
+    let before = live_customers(&app, conn.id).await;
+
+    sb.set_faults(Faults {
+        error_burst: 1_000_000,
+        error_status: Some(503),
+        ..Faults::default()
+    });
+    let second = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let failed = wait_for_end(&app, second.id).await;
+    assert_eq!(failed.state, runs::FAILED);
+    assert!(
+        !failed.error.clone().unwrap_or_default().is_empty(),
+        "a failed run says why"
+    );
+
+    let after = live_customers(&app, conn.id).await;
+    assert_eq!(before, after, "the previous data is untouched");
+    let stray = customer::Entity::find()
+        .filter(customer::Column::RunId.eq(second.id))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stray, 0, "the failed run leaves no partial rows");
+}
+
+#[tokio::test]
+async fn a_run_with_refused_keys_fails_with_the_key_message() {
+    let sb = sandbox_with(5).await;
+    let app = TestApp::against(&sb, true).await;
+    let conn = store_connectwise(&app, "not-the-key").await;
+    let run = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let done = wait_for_end(&app, run.id).await;
+    assert_eq!(done.state, runs::FAILED);
+    assert!(done.error.unwrap().contains("refused the credentials"));
+}
+
+fn customer(id: &str, name: &str) -> Customer {
+    Customer {
+        external_id: id.into(),
+        name: name.into(),
+        identifier: None,
+        status: None,
+    }
+}
+
+#[tokio::test]
+async fn a_record_gone_from_the_psa_is_kept_and_marked_removed() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    let db = &app.state.db;
+    let key = |run_id| SnapshotKey {
+        tenant_id: conn.tenant_id,
+        connection_id: conn.id,
+        run_id,
+    };
+    snapshots::insert_customers(db, key(1), &[customer("1", "Alpha"), customer("2", "Beta")])
+        .await
+        .unwrap();
+    snapshots::promote(db, key(1)).await.unwrap();
+    snapshots::insert_customers(db, key(2), &[customer("1", "Alpha Renamed")])
+        .await
+        .unwrap();
+    snapshots::promote(db, key(2)).await.unwrap();
+
+    let mut live = live_customers(&app, conn.id).await;
+    live.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    assert_eq!(live.len(), 2);
+    assert_eq!(
+        (live[0].name.as_str(), live[0].removed),
+        ("Alpha Renamed", false)
+    );
+    assert_eq!((live[1].name.as_str(), live[1].removed), ("Beta", true));
+    let old = customer::Entity::find()
+        .filter(customer::Column::RunId.eq(1))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(old, 0, "the old snapshot is dropped");
+}
+
+#[tokio::test]
+async fn only_one_instance_claims_a_run() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let lease = chrono::Duration::seconds(30);
+    let (a, b) = tokio::join!(
+        runs::claim_next(&app.state.db, "instance-a", lease),
+        runs::claim_next(&app.state.db, "instance-b", lease)
+    );
+    let claimed = [a.unwrap(), b.unwrap()].into_iter().flatten().count();
+    assert_eq!(claimed, 1);
+}
+
+#[tokio::test]
+async fn a_crashed_instances_run_is_claimed_again_after_its_lease() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    let db = &app.state.db;
+    runs::queue_run(db, conn.tenant_id, conn.id).await.unwrap();
+    let crashed = runs::claim_next(db, "crashed", chrono::Duration::milliseconds(-1))
+        .await
+        .unwrap()
+        .unwrap();
+    let again = runs::claim_next(db, "survivor", chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, crashed.id);
+    assert_eq!(again.attempts, 2);
+    let progress = sync365::sync::progress::Progress::default();
+    assert!(
+        !runs::heartbeat(
+            db,
+            crashed.id,
+            "crashed",
+            chrono::Duration::seconds(30),
+            &progress
+        )
+        .await
+        .unwrap(),
+        "the crashed owner lost it"
+    );
+    assert!(
+        runs::finish(db, again.id, "survivor", &progress, None)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn queueing_twice_keeps_one_open_run() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    let a = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let b = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    assert_eq!(a.id, b.id);
+}
