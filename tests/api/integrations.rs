@@ -11,21 +11,10 @@ use crate::sandbox::{AT_FULL, AT_OTHER_ZONE, CW_FULL, spawn_default};
 
 const NEW: &str = "/tools/integrations/psa/new?psa_type=connectwise";
 
-/// The app pointed at a fresh sandbox, with a signed-in admin of "Contoso IT".
+/// The app pointed at a fresh sandbox (no worker), with a signed-in admin of "Contoso IT".
 pub async fn app_with_sandbox() -> (TestApp, RunningSandbox) {
     let sb = spawn_default().await;
-    let settings: Vec<(String, String)> = sb
-        .portal_settings()
-        .into_iter()
-        .map(|(k, v)| (k.trim_start_matches("SYNC365_").to_lowercase(), v))
-        // The test helper already allows private hosts, as a boolean.
-        .filter(|(k, _)| k != "outbound_allow_private")
-        .collect();
-    let overrides: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let app = TestApp::spawn_with(&overrides).await;
+    let app = TestApp::against(&sb, false).await;
     admin_of(&app, "Contoso IT", "admin@contoso.test").await;
     (app, sb)
 }
@@ -621,4 +610,39 @@ async fn a_self_hosted_connectwise_is_saved_with_its_url_and_tested_again_there(
     let edit = app.get(&format!("{show}/edit")).await;
     assert!(edit.has("input[name=site][value=self_hosted][checked]"));
     assert_eq!(edit.value("#site_url"), c.host);
+}
+
+#[tokio::test]
+async fn a_saved_connection_is_retrieved_by_the_worker_and_shown_on_the_data_pages() {
+    let sb = spawn_default().await;
+    let app = TestApp::against(&sb, true).await;
+    admin_of(&app, "Contoso IT", "admin@contoso.test").await;
+    let id = save_connectwise(&app).await;
+    let path = format!("/tools/integrations/psa/{id}/status.json");
+    let mut status = serde_json::Value::Null;
+    for _ in 0..600 {
+        status = app.get_raw(&path).await.json().await.unwrap();
+        if status["state"] == "succeeded" || status["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["state"], "succeeded", "{status}");
+    assert!(status["customers"].as_u64().unwrap() > 0, "{status}");
+    assert_eq!(status["products"], 30);
+    let customers = app.get("/customers").await;
+    assert!(customers.has("#customers tr.customer"));
+    let first = customers
+        .html
+        .select(&scraper::Selector::parse("#customers td a").unwrap())
+        .next();
+    let href = first
+        .and_then(|a| a.value().attr("href"))
+        .unwrap()
+        .to_string();
+    assert_eq!(app.get(&href).await.status, StatusCode::OK);
+    assert!(app.get("/products").await.has("#products tr.product"));
+    let show = app.get(&format!("/tools/integrations/psa/{id}")).await;
+    assert_eq!(show.text("#run-state"), "succeeded");
+    assert!(!show.has("#phases"));
 }
