@@ -2,7 +2,9 @@
 //! tenant data takes the tenant id.
 
 pub mod audit;
+pub mod connections;
 pub mod entity;
+pub mod records;
 pub mod runs;
 pub mod sessions;
 pub mod snapshots;

@@ -5,11 +5,14 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod csrf;
+pub mod data;
 pub mod error;
+pub mod forms;
 pub mod health;
 pub mod integrations;
 pub mod page;
 pub mod user;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -38,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     auth::routes(cfg);
     integrations::routes(cfg);
+    data::routes(cfg);
     cfg.route("/", web::get().to(home));
 }
 

@@ -6,6 +6,8 @@ mod helpers;
 mod auth;
 mod autotask;
 mod connectwise;
+mod data;
 mod health;
+mod integrations;
 mod sandbox;
 mod sync;
