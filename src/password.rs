@@ -28,8 +28,16 @@ pub fn check_new(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most this many hashes at once (19 MiB each): a flood of sign-ins queues here instead of
+/// exhausting memory or the blocking pool.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
 /// Hashes a password into a PHC string.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         hasher()
             .hash_password(password.expose_secret().as_bytes())
@@ -42,6 +50,7 @@ pub async fn hash(password: SecretString) -> anyhow::Result<String> {
 /// Checks a password against a PHC string. With no stored hash (unknown user), a dummy hash is
 /// checked so both cases cost the same time.
 pub async fn verify(password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_string());

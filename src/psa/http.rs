@@ -69,6 +69,8 @@ impl RetryPolicy {
 pub fn build_client(policy: &OutboundPolicy) -> Result<reqwest::Client, PsaError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve and connect past the private-address guard.
+        .no_proxy()
         .connect_timeout(policy.connect_timeout)
         .timeout(policy.request_timeout)
         .user_agent(concat!("sync365/", env!("CARGO_PKG_VERSION")))

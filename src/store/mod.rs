@@ -29,7 +29,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
-/// WAL lets readers run beside the retrieval writer; busy_timeout waits instead of failing.
+/// WAL lets readers run beside the retrieval writer. (sqlx already sets foreign_keys and a
+/// busy timeout on every pooled connection; this sets the file's journal mode.)
 async fn tune_sqlite(db: &DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
     db.execute_unprepared(

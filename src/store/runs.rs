@@ -132,6 +132,16 @@ pub async fn heartbeat(
     Ok(done.rows_affected == 1)
 }
 
+/// Marks a run we own as succeeded (inside the promotion's transaction).
+pub async fn mark_succeeded(
+    db: &impl ConnectionTrait,
+    run_id: i64,
+    owner: &str,
+    progress: &Progress,
+) -> Result<bool, DbErr> {
+    finish(db, run_id, owner, progress, None).await
+}
+
 /// Ends a run we own: succeeded, or failed with the user-facing message.
 pub async fn finish(
     db: &impl ConnectionTrait,

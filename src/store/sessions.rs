@@ -117,7 +117,7 @@ impl SessionStore for DbSessionStore {
     }
 }
 
-/// Ends every session of a user, except the one whose key is given (if any).
+/// Ends every session of a user (deactivation, password change).
 pub async fn delete_user_sessions(db: &impl ConnectionTrait, user_id: i64) -> Result<u64, DbErr> {
     let done = row::Entity::delete_many()
         .filter(row::Column::UserId.eq(user_id))
@@ -126,7 +126,7 @@ pub async fn delete_user_sessions(db: &impl ConnectionTrait, user_id: i64) -> Re
     Ok(done.rows_affected)
 }
 
-/// Removes expired sessions (called now and then by the app).
+/// Removes expired sessions (called now and then by the worker).
 pub async fn delete_expired(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     let done = row::Entity::delete_many()
         .filter(row::Column::ExpiresAt.lt(chrono::Utc::now()))

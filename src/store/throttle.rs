@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use super::entity::sign_in_throttle as row;
 
@@ -45,13 +45,14 @@ pub async fn locked_until(
         .filter(|until| *until > Utc::now()))
 }
 
-/// Counts one failure for the key (atomically, whichever instance sees it) and locks it past
-/// the allowance.
+/// Counts one attempt for the key (atomically, whichever instance sees it) and locks it past
+/// the allowance. Sign-in counts before checking the password, so parallel guesses cannot all
+/// slip in before the lock. Returns the attempts now counted in the window.
 pub async fn record_failure(
     db: &impl ConnectionTrait,
     key: &str,
     policy: ThrottlePolicy,
-) -> Result<(), DbErr> {
+) -> Result<i32, DbErr> {
     let now = super::now();
     let fresh = row::ActiveModel {
         key: Set(key.to_string()),
@@ -78,19 +79,52 @@ async fn apply_policy(
     key: &str,
     policy: ThrottlePolicy,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<i32, DbErr> {
     let Some(current) = row::Entity::find_by_id(key.to_string()).one(db).await? else {
-        return Ok(());
+        return Ok(0);
     };
     let mut update: row::ActiveModel = current.clone().into();
+    let mut failures = current.failures;
     if now - current.window_start > policy.window && current.locked_until.is_none_or(|u| u < now) {
+        failures = 1;
         update.failures = Set(1);
         update.window_start = Set(now);
         update.locked_until = Set(None);
     } else if current.failures >= policy.allowed_failures {
         update.locked_until = Set(Some(now + lock_for(current.failures, policy)));
     }
-    row::Entity::update(update).exec(db).await.map(|_| ())
+    row::Entity::update(update).exec(db).await?;
+    Ok(failures)
+}
+
+/// Takes back one counted attempt (it was a successful sign-in), so an office sharing one
+/// address is not locked out by its own successful sign-ins.
+pub async fn forgive_one(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    row::Entity::update_many()
+        .col_expr(
+            row::Column::Failures,
+            Expr::col(row::Column::Failures).sub(1),
+        )
+        .filter(row::Column::Key.eq(key))
+        .filter(row::Column::Failures.gt(0))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Forgets keys idle for a day (called now and then by the worker).
+pub async fn delete_stale(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let cutoff = Utc::now() - Duration::days(1);
+    let done = row::Entity::delete_many()
+        .filter(row::Column::WindowStart.lt(cutoff))
+        .filter(
+            sea_orm::Condition::any()
+                .add(row::Column::LockedUntil.is_null())
+                .add(row::Column::LockedUntil.lt(Utc::now())),
+        )
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// Lock length after `failures` failures: the first lock, doubled per extra failure, capped.

@@ -2,10 +2,12 @@
 //! lease kept alive by a heartbeat), retrieves into a fresh snapshot, and promotes it only on
 //! success. A run whose instance died is claimed again once its lease runs out.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Duration as Lease;
+use futures::FutureExt;
 use rand::distr::{Alphanumeric, SampleString};
 
 use super::credentials::credentials_of;
@@ -59,8 +61,13 @@ pub fn spawn(
 
 async fn work(state: Arc<AppState>, owner: String, timing: WorkerTiming) {
     tracing::info!(owner, "retrieval worker started");
+    let mut last_cleanup = std::time::Instant::now() - CLEANUP_EVERY;
     {
         loop {
+            if last_cleanup.elapsed() >= CLEANUP_EVERY {
+                cleanup(&state).await;
+                last_cleanup = std::time::Instant::now();
+            }
             match runs::claim_next(&state.db, &owner, lease(timing)).await {
                 Ok(Some(run)) => run_claimed(&state, &owner, timing, run).await,
                 Ok(None) => tokio::time::sleep(timing.idle_poll).await,
@@ -71,6 +78,17 @@ async fn work(state: Arc<AppState>, owner: String, timing: WorkerTiming) {
                 }
             }
         }
+    }
+}
+
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+/// Expired sessions and stale throttling rows would otherwise grow without bound.
+async fn cleanup(state: &AppState) {
+    let sessions = crate::store::sessions::delete_expired(&state.db).await;
+    let throttle = crate::store::throttle::delete_stale(&state.db).await;
+    if let (Err(e), _) | (_, Err(e)) = (&sessions, &throttle) {
+        tracing::warn!(error = %e, "cleanup failed; will try again");
     }
 }
 
@@ -85,34 +103,53 @@ fn lease(t: WorkerTiming) -> Lease {
 #[tracing::instrument(skip_all, fields(run_id = run.id, connection_id = run.connection_id, tenant_id = run.tenant_id))]
 async fn run_claimed(state: &AppState, owner: &str, timing: WorkerTiming, run: sync_run::Model) {
     let progress = Arc::new(Mutex::new(Progress::default()));
-    let outcome = if run.attempts > timing.max_attempts {
-        Err("The retrieval was interrupted several times and has stopped. Click Sync now to try again.".to_string())
-    } else {
-        retrieve_with_heartbeat(state, owner, timing, &run, progress.clone()).await
-    };
-    let snapshot = current(&progress);
     let key = SnapshotKey {
         tenant_id: run.tenant_id,
         connection_id: run.connection_id,
-        run_id: run.id,
+        snapshot: snapshots::snapshot_of(run.id, run.attempts),
     };
-    let error = match outcome {
-        Ok(()) => snapshots::promote(&state.db, key).await.err().map(|e| {
-            tracing::error!(error = %e, "promoting the snapshot failed");
-            "The retrieved records could not be stored. Try again; our team has been told."
-                .to_string()
-        }),
-        Err(message) => Some(message),
+    let outcome = if run.attempts > timing.max_attempts {
+        Err(INTERRUPTED.to_string())
+    } else {
+        // A panic while reading a PSA's answer fails this run only, never the worker.
+        let work = retrieve_with_heartbeat(state, owner, timing, &run, key, progress.clone());
+        AssertUnwindSafe(work)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("retrieval panicked");
+                Err(UNEXPECTED.to_string())
+            })
     };
-    if error.is_some() {
-        // The previous snapshot stays live; this run's partial rows go.
-        let _ = snapshots::clear_run(&state.db, key).await;
-    }
-    match runs::finish(&state.db, run.id, owner, &snapshot, error.clone()).await {
-        Ok(true) => tracing::info!(failed = error.is_some(), "run finished"),
+    let snapshot = current(&progress);
+    let finished = match outcome {
+        Ok(()) => snapshots::promote_and_finish(&state.db, key, run.id, owner, &snapshot).await,
+        Err(message) => fail(state, key, run.id, owner, &snapshot, message).await,
+    };
+    match finished {
+        Ok(true) => tracing::info!("run finished"),
         Ok(false) => tracing::warn!("run was taken over before it finished"),
         Err(e) => tracing::error!(error = %e, "could not record the end of the run"),
     }
+}
+
+const INTERRUPTED: &str =
+    "The retrieval was interrupted several times and has stopped. Click Sync now to try again.";
+const UNEXPECTED: &str = "The retrieval failed unexpectedly. Try again; our team has been told.";
+const DATABASE: &str =
+    "The portal's database was unavailable during the retrieval. Click Sync now to try again.";
+
+/// Drops this claim's partial rows (the live snapshot stays) and records the failure.
+async fn fail(
+    state: &AppState,
+    key: SnapshotKey,
+    run_id: i64,
+    owner: &str,
+    progress: &Progress,
+    message: String,
+) -> Result<bool, sea_orm::DbErr> {
+    snapshots::clear_run(&state.db, key).await?;
+    runs::finish(&state.db, run_id, owner, progress, Some(message)).await
 }
 
 fn current(progress: &Arc<Mutex<Progress>>) -> Progress {
@@ -121,24 +158,35 @@ fn current(progress: &Arc<Mutex<Progress>>) -> Progress {
 
 /// Retrieves while a heartbeat extends the lease and stores progress; a lost lease stops the
 /// retrieval (another instance owns the run now).
+/// A run whose heartbeat has not reached the database for this share of the lease stops, before
+/// another instance may take it over.
+fn heartbeat_deadline(t: WorkerTiming) -> Duration {
+    t.lease * 2 / 3
+}
+
 async fn retrieve_with_heartbeat(
     state: &AppState,
     owner: &str,
     timing: WorkerTiming,
     run: &sync_run::Model,
+    key: SnapshotKey,
     progress: Arc<Mutex<Progress>>,
 ) -> Result<(), String> {
-    let retrieval = retrieve(state, run, progress.clone());
+    let retrieval = retrieve(state, run, key, progress.clone());
     tokio::pin!(retrieval);
     let mut beat = tokio::time::interval(timing.heartbeat);
+    let mut last_beat = std::time::Instant::now();
     loop {
         tokio::select! {
             result = &mut retrieval => return result,
             _ = beat.tick() => {
                 match runs::heartbeat(&state.db, run.id, owner, lease(timing), &current(&progress)).await {
-                    Ok(true) => {}
+                    Ok(true) => last_beat = std::time::Instant::now(),
                     Ok(false) => return Err("The run was taken over by another instance.".into()),
                     Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+                }
+                if last_beat.elapsed() > heartbeat_deadline(timing) {
+                    return Err(DATABASE.into());
                 }
             }
         }
@@ -148,6 +196,7 @@ async fn retrieve_with_heartbeat(
 async fn retrieve(
     state: &AppState,
     run: &sync_run::Model,
+    key: SnapshotKey,
     progress: Arc<Mutex<Progress>>,
 ) -> Result<(), String> {
     let conn = find_connection(state, run).await?;
@@ -157,14 +206,9 @@ async fn retrieve(
             .to_string()
     })?;
     let connector = Connector::new(creds, &state.psa).map_err(|e| e.user_message())?;
-    let key = SnapshotKey {
-        tenant_id: run.tenant_id,
-        connection_id: run.connection_id,
-        run_id: run.id,
-    };
     snapshots::clear_run(&state.db, key)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(database_error)?;
     let mut sink = SnapshotSink {
         db: state.db.clone(),
         key,
@@ -185,6 +229,12 @@ async fn find_connection(
         .filter(psa_connection::Column::TenantId.eq(run.tenant_id))
         .one(&state.db)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(database_error)?
         .ok_or_else(|| "The connection was removed.".to_string())
+}
+
+/// The detail goes to the log; the user reads what to do.
+fn database_error(e: sea_orm::DbErr) -> String {
+    tracing::warn!(error = %e, "database error during a run");
+    DATABASE.to_string()
 }

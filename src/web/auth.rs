@@ -107,24 +107,16 @@ async fn login(
     req: HttpRequest,
     CheckedForm(form): CheckedForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = form.email.trim().to_lowercase();
-    let keys = throttle_keys(&email, &req);
-    if let Some(until) = locked(&state, &keys).await? {
-        audit::record(
-            &state.db,
-            &req,
-            Actor::anonymous(&email),
-            "sign_in",
-            &email,
-            "throttled",
-            "",
-        )
-        .await?;
-        let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
-        let error = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
-        return login_failed(&session, &form, email, error, StatusCode::TOO_MANY_REQUESTS);
+    let email: String = form.email.trim().to_lowercase().chars().take(320).collect();
+    let keys = ThrottleKeys::new(&email, &req);
+    if !attempt_allowed(&state, &keys).await? {
+        return throttled(&state, &session, &req, &form, email, &keys).await;
     }
-    let user = users::find_user_by_email(&state.db, &email).await?;
+    // Not even an email address: no such user, and no lookup needed.
+    let user = match crate::domain::account::parse_email(&email) {
+        Ok(valid) => users::find_user_by_email(&state.db, &valid).await?,
+        Err(_) => None,
+    };
     let stored = user
         .as_ref()
         .filter(|u| u.active)
@@ -133,45 +125,87 @@ async fn login(
     match user.filter(|_| ok) {
         Some(user) => sign_in(&state, &session, &req, user, &keys, &form.next).await,
         None => {
-            for (key, policy) in &keys {
-                throttle::record_failure(&state.db, key, *policy).await?;
-            }
-            audit::record(
-                &state.db,
-                &req,
-                Actor::anonymous(&email),
-                "sign_in",
-                &email,
-                "failed",
-                "",
-            )
-            .await?;
+            let actor = Actor::anonymous(&email);
+            audit::record(&state.db, &req, actor, "sign_in", &email, "failed", "").await?;
             let error = "That email and password do not match an active account.".to_string();
             login_failed(&session, &form, email, error, StatusCode::UNAUTHORIZED)
         }
     }
 }
 
-fn throttle_keys(email: &str, req: &HttpRequest) -> Vec<(String, throttle::ThrottlePolicy)> {
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    vec![
-        (format!("account:{email}"), PER_ACCOUNT),
-        (format!("address:{address}"), PER_ADDRESS),
-    ]
+/// The throttling keys of one attempt: the account, and the client address (an IPv6 client
+/// by its /64, since one host can use the whole prefix).
+struct ThrottleKeys {
+    account: String,
+    address: String,
 }
 
-async fn locked(
-    state: &State,
-    keys: &[(String, throttle::ThrottlePolicy)],
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
-    let mut latest = None;
-    for (key, _) in keys {
-        latest = latest.max(throttle::locked_until(&state.db, key).await?);
+impl ThrottleKeys {
+    fn new(email: &str, req: &HttpRequest) -> Self {
+        let address = match req.peer_addr().map(|a| a.ip()) {
+            Some(std::net::IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Some(ip) => ip.to_string(),
+            None => String::new(),
+        };
+        Self {
+            account: format!("account:{email}"),
+            address: format!("address:{address}"),
+        }
     }
-    Ok(latest)
+
+    fn with_policies(&self) -> [(&str, throttle::ThrottlePolicy); 2] {
+        [(&self.account, PER_ACCOUNT), (&self.address, PER_ADDRESS)]
+    }
+}
+
+/// Counts the attempt before the password is checked; false when a key is locked or this
+/// attempt goes past its allowance (parallel guesses).
+async fn attempt_allowed(state: &State, keys: &ThrottleKeys) -> Result<bool, AppError> {
+    for (key, _) in keys.with_policies() {
+        if throttle::locked_until(&state.db, key).await?.is_some() {
+            return Ok(false);
+        }
+    }
+    let mut allowed = true;
+    for (key, policy) in keys.with_policies() {
+        allowed &=
+            throttle::record_failure(&state.db, key, policy).await? <= policy.allowed_failures;
+    }
+    Ok(allowed)
+}
+
+async fn throttled(
+    state: &State,
+    session: &Session,
+    req: &HttpRequest,
+    form: &LoginForm,
+    email: String,
+    keys: &ThrottleKeys,
+) -> Result<HttpResponse, AppError> {
+    let mut until = chrono::Utc::now() + PER_ACCOUNT.first_lock;
+    for (key, _) in keys.with_policies() {
+        until = until.max(
+            throttle::locked_until(&state.db, key)
+                .await?
+                .unwrap_or(until),
+        );
+    }
+    audit::record(
+        &state.db,
+        req,
+        Actor::anonymous(&email),
+        "sign_in",
+        &email,
+        "throttled",
+        "",
+    )
+    .await?;
+    let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
+    let error = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
+    login_failed(session, form, email, error, StatusCode::TOO_MANY_REQUESTS)
 }
 
 fn login_failed(
@@ -197,10 +231,11 @@ async fn sign_in(
     session: &Session,
     req: &HttpRequest,
     user: crate::store::entity::user::Model,
-    keys: &[(String, throttle::ThrottlePolicy)],
+    keys: &ThrottleKeys,
     next: &str,
 ) -> Result<HttpResponse, AppError> {
-    throttle::clear(&state.db, &keys[0].0).await?;
+    throttle::clear(&state.db, &keys.account).await?;
+    throttle::forgive_one(&state.db, &keys.address).await?;
     // A new session id and a new CSRF token: nothing set before sign-in carries over.
     session.clear();
     session.renew();

@@ -428,3 +428,40 @@ async fn users_of_one_tenant_are_not_listed_for_another() {
         vec!["ann@contoso.test"]
     );
 }
+
+#[tokio::test]
+async fn parallel_guesses_get_no_more_tries_than_sequential_ones() {
+    let app = TestApp::spawn().await;
+    app.create_user(
+        Some("Contoso IT"),
+        "ann@contoso.test",
+        ADMIN_PASSWORD,
+        "admin",
+        false,
+    )
+    .await;
+    let token = app.csrf_token("/login").await;
+    let guesses = (0..12).map(|i| {
+        let pw = format!("wrong guess {i}");
+        let fields = [
+            ("email", "ann@contoso.test".to_string()),
+            ("password", pw),
+            ("csrf_token", token.clone()),
+        ];
+        app.client.post(app.url("/login")).form(&fields).send()
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 5,
+        "only 5 guesses may reach the password check: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+}

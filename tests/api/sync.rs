@@ -10,6 +10,7 @@ use sync365::sandbox::{self, DataSizes, Faults, RunningSandbox, SandboxConfig};
 use sync365::store::entity::{customer, psa_connection, sync_run};
 use sync365::store::snapshots::{self, SnapshotKey};
 use sync365::store::{runs, users};
+use sync365::sync::progress::Progress;
 
 use crate::helpers::TestApp;
 
@@ -194,24 +195,49 @@ fn customer(id: &str, name: &str) -> Customer {
     }
 }
 
+/// Claims the connection's next run as `owner` and returns its snapshot key.
+async fn claim(app: &TestApp, conn: &psa_connection::Model, owner: &str) -> (i64, SnapshotKey) {
+    let db = &app.state.db;
+    runs::queue_run(db, conn.tenant_id, conn.id).await.unwrap();
+    let run = runs::claim_next(db, owner, chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let snapshot = snapshots::snapshot_of(run.id, run.attempts);
+    (
+        run.id,
+        SnapshotKey {
+            tenant_id: conn.tenant_id,
+            connection_id: conn.id,
+            snapshot,
+        },
+    )
+}
+
 #[tokio::test]
 async fn a_record_gone_from_the_psa_is_kept_and_marked_removed() {
     let app = TestApp::spawn().await;
     let conn = store_connectwise(&app, "k").await;
     let db = &app.state.db;
-    let key = |run_id| SnapshotKey {
-        tenant_id: conn.tenant_id,
-        connection_id: conn.id,
-        run_id,
-    };
-    snapshots::insert_customers(db, key(1), &[customer("1", "Alpha"), customer("2", "Beta")])
+    let progress = Progress::default();
+    let (first, key1) = claim(&app, &conn, "w").await;
+    snapshots::insert_customers(db, key1, &[customer("1", "Alpha"), customer("2", "Beta")])
         .await
         .unwrap();
-    snapshots::promote(db, key(1)).await.unwrap();
-    snapshots::insert_customers(db, key(2), &[customer("1", "Alpha Renamed")])
+    assert!(
+        snapshots::promote_and_finish(db, key1, first, "w", &progress)
+            .await
+            .unwrap()
+    );
+    let (second, key2) = claim(&app, &conn, "w").await;
+    snapshots::insert_customers(db, key2, &[customer("1", "Alpha Renamed")])
         .await
         .unwrap();
-    snapshots::promote(db, key(2)).await.unwrap();
+    assert!(
+        snapshots::promote_and_finish(db, key2, second, "w", &progress)
+            .await
+            .unwrap()
+    );
 
     let mut live = live_customers(&app, conn.id).await;
     live.sort_by(|a, b| a.external_id.cmp(&b.external_id));
@@ -222,11 +248,74 @@ async fn a_record_gone_from_the_psa_is_kept_and_marked_removed() {
     );
     assert_eq!((live[1].name.as_str(), live[1].removed), ("Beta", true));
     let old = customer::Entity::find()
-        .filter(customer::Column::RunId.eq(1))
+        .filter(customer::Column::RunId.eq(key1.snapshot))
         .count(db)
         .await
         .unwrap();
     assert_eq!(old, 0, "the old snapshot is dropped");
+}
+
+#[tokio::test]
+async fn an_instance_that_lost_its_claim_can_neither_promote_nor_delete_the_new_owners_rows() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    let db = &app.state.db;
+    let progress = Progress::default();
+    runs::queue_run(db, conn.tenant_id, conn.id).await.unwrap();
+    let stale = runs::claim_next(db, "stale", chrono::Duration::milliseconds(-1))
+        .await
+        .unwrap()
+        .unwrap();
+    let fresh = runs::claim_next(db, "fresh", chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let key = |run: &sync_run::Model| SnapshotKey {
+        tenant_id: conn.tenant_id,
+        connection_id: conn.id,
+        snapshot: snapshots::snapshot_of(run.id, run.attempts),
+    };
+    snapshots::insert_customers(db, key(&fresh), &[customer("1", "Fresh")])
+        .await
+        .unwrap();
+    snapshots::insert_customers(db, key(&stale), &[customer("1", "Stale")])
+        .await
+        .unwrap();
+
+    assert!(
+        !snapshots::promote_and_finish(db, key(&stale), stale.id, "stale", &progress)
+            .await
+            .unwrap()
+    );
+    snapshots::clear_run(db, key(&stale)).await.unwrap();
+    assert!(
+        snapshots::promote_and_finish(db, key(&fresh), fresh.id, "fresh", &progress)
+            .await
+            .unwrap()
+    );
+    let live = live_customers(&app, conn.id).await;
+    assert_eq!(
+        live.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        vec!["Fresh"]
+    );
+}
+
+#[tokio::test]
+async fn clearing_never_removes_the_live_snapshot() {
+    let app = TestApp::spawn().await;
+    let conn = store_connectwise(&app, "k").await;
+    let db = &app.state.db;
+    let (run, key) = claim(&app, &conn, "w").await;
+    snapshots::insert_customers(db, key, &[customer("1", "Alpha")])
+        .await
+        .unwrap();
+    assert!(
+        snapshots::promote_and_finish(db, key, run, "w", &Progress::default())
+            .await
+            .unwrap()
+    );
+    snapshots::clear_run(db, key).await.unwrap();
+    assert_eq!(live_customers(&app, conn.id).await.len(), 1);
 }
 
 #[tokio::test]

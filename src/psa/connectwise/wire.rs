@@ -144,7 +144,7 @@ impl CwAgreement {
             && self
                 .end_date
                 .as_deref()
-                .is_some_and(|end| &end[..end.len().min(10)] < today);
+                .is_some_and(|end| end.get(..10).unwrap_or(end) < today);
         !self.cancelled_flag && !ended
     }
 
@@ -252,6 +252,16 @@ mod tests {
         let old: CwAgreement = serde_json::from_str(r#"{"id":2,"parentAgreementId":7}"#).unwrap();
         assert_eq!(new.into_record().parent_external_id.as_deref(), Some("7"));
         assert_eq!(old.into_record().parent_external_id.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn an_end_date_with_odd_characters_never_panics() {
+        let a: CwAgreement = serde_json::from_str(r#"{"id":3,"endDate":"2025-01-0€x"}"#).unwrap();
+        assert!(
+            !a.is_active("2026-01-01"),
+            "a past end date ends it, odd characters and all"
+        );
+        assert!(a.is_active("2024-01-01"));
     }
 
     #[test]

@@ -35,7 +35,12 @@ async fn throttling_answers_429_with_retry_after_every_nth_request() {
     // One after another: only the third request of a window is throttled.
     let mut last = None;
     for _ in 0..3 {
-        last = Some(cw_get(&sandbox, CW_FULL, "system/info").send().await.unwrap());
+        last = Some(
+            cw_get(&sandbox, CW_FULL, "system/info")
+                .send()
+                .await
+                .unwrap(),
+        );
     }
     let last = last.unwrap();
     assert_eq!(last.headers()["retry-after"], "2");
