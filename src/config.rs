@@ -107,6 +107,12 @@ impl Settings {
 
 /// Figment's error, reworded to name the environment variable.
 fn read_error(e: &figment::Error) -> String {
+    if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+        return format!(
+            "unknown setting `{field}` (in sync365.toml, or SYNC365_{}); see the README's configuration table",
+            field.to_uppercase()
+        );
+    }
     let key = e.path.join(".");
     if key.is_empty() {
         return format!("settings could not be read: {e}");
@@ -143,9 +149,19 @@ impl RawSettings {
             extra_ca_pem,
             support_can_test: self.support_can_test,
             worker_enabled: self.worker_enabled,
-            log: self.log,
+            log: check_log_filter(self.log)?,
         })
     }
+}
+
+fn check_log_filter(value: String) -> Result<String, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(&value).map_err(|e| {
+        invalid(
+            "SYNC365_LOG",
+            format!("not a log filter ({e}); e.g. info or sync365=debug"),
+        )
+    })?;
+    Ok(value)
 }
 
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -276,6 +292,18 @@ mod tests {
             err.to_string()
                 .contains("SYNC365_AUTOTASK_ZONE_URL_TEMPLATE")
         );
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_as_typed() {
+        let err = with(&[("bindd", "x")]).unwrap_err().to_string();
+        assert!(err.contains("unknown setting `bindd`"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_log_filter_stops_the_start() {
+        let err = with(&[("log", "[[[")]).unwrap_err().to_string();
+        assert!(err.starts_with("SYNC365_LOG"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, web};
 use super::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{name}", web::get().to(asset));
+    cfg.route("/static/{name}", web::get().to(asset))
+        .route("/favicon.ico", web::get().to(favicon));
 }
 
 /// Every file served, by name, with its content type.
@@ -37,4 +38,11 @@ async fn asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {
         .content_type(*content_type)
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(*body))
+}
+
+/// Browsers ask for /favicon.ico whatever the page says.
+async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header(("Location", "/static/favicon.svg"))
+        .finish()
 }

@@ -17,7 +17,8 @@ pub const CONNECTWISE: &str = "connectwise";
 pub const AUTOTASK: &str = "autotask";
 
 /// The form exactly as posted. Fields of the other PSA type are ignored.
-#[derive(Debug, Default, Deserialize, Validate)]
+/// No `Debug`: it holds the private key and secret as typed.
+#[derive(Default, Deserialize, Validate)]
 pub struct PsaForm {
     #[serde(default)]
     pub psa_type: String,

@@ -5,7 +5,8 @@ use actix_web::{HttpResponse, web};
 use super::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz));
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/healthz", web::head().to(healthz));
 }
 
 async fn healthz(state: State) -> HttpResponse {

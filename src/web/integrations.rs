@@ -254,6 +254,7 @@ fn form_field(field: Field, form: &PsaForm) -> Option<&'static str> {
     let autotask = form.kind() == AUTOTASK;
     Some(match field {
         Field::CompanyId => "company_id",
+        Field::Site if autotask => "zone",
         Field::Site if form.site == "self_hosted" => "site_url",
         Field::Site => "site",
         Field::PublicKey => "public_key",
@@ -629,7 +630,6 @@ async fn edit_form(
 }
 
 /// Edit: same fields, blank secret keeps the stored one; re-verified before anything changes.
-// Limitation: an edit queues no run; records of the old account stay live until Sync now.
 async fn edit(
     state: State,
     session: Session,
@@ -653,6 +653,9 @@ async fn edit(
         Ok(p) => p,
         Err(errors) => return ctx.field_errors(form, Some(c.id), errors, String::new()),
     };
+    if let Some(error) = kept_key_would_move(&c, &form, &parsed.identity) {
+        return ctx.field_errors(form, Some(c.id), vec![error], String::new());
+    }
     let target = format!("connection {}", c.id);
     let verification = match verify(&state, parsed.credentials).await {
         Ok(v) => v,
@@ -678,6 +681,22 @@ async fn edit(
     Ok(see_other(&connection_path(c.id)))
 }
 
+/// The stored private key is only ever sent to the address it was saved with: a new ConnectWise
+/// URL needs the key typed again (else whoever runs that host would receive the stored key).
+fn kept_key_would_move(
+    c: &psa_connection::Model,
+    form: &PsaForm,
+    identity: &Identity,
+) -> Option<FieldError> {
+    let moved = c.psa_type == CONNECTWISE && identity.host != c.host;
+    (moved && form.private_key.trim().is_empty()).then(|| {
+        FieldError::new(
+            "private_key",
+            "Enter the private key again: a changed ConnectWise URL never receives the stored key.",
+        )
+    })
+}
+
 /// Stores an edit in one transaction; false when it would duplicate another connection.
 async fn update(
     ctx: &Ctx<'_>,
@@ -698,6 +717,8 @@ async fn update(
         Err(e) => return Err(e.into()),
     }
     connections::update_test_result(&txn, ctx.tenant, id, test).await?;
+    // The records shown must come from the account now saved.
+    runs::queue_run(&txn, ctx.tenant, id).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -646,3 +646,112 @@ async fn a_saved_connection_is_retrieved_by_the_worker_and_shown_on_the_data_pag
     assert_eq!(show.text("#run-state"), "succeeded");
     assert!(!show.has("#phases"));
 }
+
+/// Polls status.json until the run ends.
+async fn wait_for_status(app: &TestApp, id: i64) -> serde_json::Value {
+    let path = format!("/tools/integrations/psa/{id}/status.json");
+    for _ in 0..1200 {
+        let status: serde_json::Value = app.get_raw(&path).await.json().await.unwrap();
+        if status["state"] == "succeeded" || status["state"] == "failed" {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the run of connection {id} did not end in time");
+}
+
+/// A sandbox with 10k companies and modest agreement and product counts.
+async fn ten_thousand_companies() -> RunningSandbox {
+    use sync365::sandbox::{DataSizes, SandboxConfig};
+    let sizes = DataSizes {
+        companies: 10_000,
+        contacts_per_company: 0,
+        agreements: 300,
+        products: 50,
+        tickets: 1,
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    sync365::sandbox::start(
+        SandboxConfig {
+            sizes,
+            ..SandboxConfig::default()
+        },
+        listener,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn both_psas_retrieve_ten_thousand_companies_and_the_customer_list_pages_them() {
+    let sb = ten_thousand_companies().await;
+    let app = TestApp::against(&sb, true).await;
+    admin_of(&app, "Contoso IT", "admin@contoso.test").await;
+    let cw = save_connectwise(&app).await;
+    let cw_status = wait_for_status(&app, cw).await;
+    assert_eq!(cw_status["state"], "succeeded", "{cw_status}");
+    let cw_customers = cw_status["customers"].as_u64().unwrap();
+    assert!(cw_customers > 9_000, "non-deleted companies: {cw_status}");
+
+    let resp = submit(&app, &at_fields("webservices2", AT_FULL, "save")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let at = location(&resp)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let at_status = wait_for_status(&app, at).await;
+    assert_eq!(at_status["state"], "succeeded", "{at_status}");
+    assert!(
+        at_status["customers"].as_u64().unwrap() > 1_000,
+        "active customers: {at_status}"
+    );
+
+    let first = app.get("/customers").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let rows = first
+        .html
+        .select(&scraper::Selector::parse("#customers tr.customer").unwrap())
+        .count();
+    assert_eq!(rows, 50, "one page of 50");
+    let last_page = (cw_customers + at_status["customers"].as_u64().unwrap()).div_ceil(50);
+    let last = app.get(&format!("/customers?page={last_page}")).await;
+    assert!(last.has("#customers tr.customer"), "the last page has rows");
+}
+
+#[tokio::test]
+async fn editing_to_another_url_with_a_blank_key_asks_for_the_key_and_calls_nobody() {
+    let (app, sb) = app_with_sandbox().await;
+    let id = save_connectwise(&app).await;
+    let before = connections(&app).await[0].clone();
+    sb.clear_requests();
+    let edit = format!("/tools/integrations/psa/{id}/edit");
+    let mut fields = cw_fields("", "save");
+    fields.retain(|(k, _)| *k != "site" && *k != "site_url");
+    let elsewhere = format!("{}/elsewhere", sb.base_url);
+    fields.push(("site", "self_hosted"));
+    fields.push(("site_url", &elsewhere));
+    let p = page(app.post(&edit, &edit, &fields).await).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.text("#private_key-error").contains("again"),
+        "{}",
+        p.text("#private_key-error")
+    );
+    assert!(sb.requests().is_empty(), "the stored key went nowhere");
+    assert_eq!(connections(&app).await[0], before);
+}
+
+#[tokio::test]
+async fn an_autotask_network_failure_is_shown_beside_the_zone() {
+    let (app, sb) = app_with_sandbox().await;
+    sb.set_faults(sync365::sandbox::Faults {
+        reset_every: Some(1),
+        ..Default::default()
+    });
+    let p = page(submit(&app, &at_fields("webservices2", AT_FULL, "test")).await).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let shown = format!("{}{}", p.text("#zone-error"), p.text("#form-error"));
+    assert!(!shown.is_empty(), "the reason is visible: {}", p.body);
+}
