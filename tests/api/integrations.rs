@@ -415,7 +415,28 @@ async fn status_json_carries_the_six_contract_keys() {
     for key in ["customers", "agreements", "agreement_lines", "products"] {
         assert_eq!(json[key], 0, "{key}");
     }
-    assert!(json["error"].is_null());
+    assert_eq!(
+        json.get("error"),
+        Some(&serde_json::Value::Null),
+        "error is present, and null"
+    );
+    let keys: std::collections::BTreeSet<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let contract = [
+        "state",
+        "customers",
+        "agreements",
+        "agreement_lines",
+        "products",
+        "error",
+    ];
+    assert!(contract.iter().all(|k| keys.contains(k)), "{keys:?}");
+    // `progress` (per-phase done and total, for the progress bars) is the one extra key.
+    assert_eq!(keys.len(), contract.len() + 1, "{keys:?}");
 }
 
 #[tokio::test]
