@@ -65,29 +65,38 @@ fn load_or_create(path: &Path, len: usize) -> Result<Vec<u8>, KeyError> {
     }
 }
 
-/// Writes a new random key; `create_new` means two instances starting at once cannot both
-/// write one: the loser reads the winner's.
+/// Writes a new random key to a private temporary file, then links it into place. The link
+/// fails if the name exists, so of two instances starting at once the loser reads the winner's
+/// complete key, and a crash never leaves a half-written key under the real name.
 fn create(path: &Path, len: usize) -> Result<Vec<u8>, KeyError> {
     let mut key = vec![0u8; len];
     rand::rng().fill_bytes(&mut key);
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    match file {
-        Ok(mut f) => {
-            f.write_all(&key)
-                .and_then(|_| f.sync_all())
-                .map_err(|e| io(path, e))?;
-            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-                .map_err(|e| io(path, e))?;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    write_private(&tmp, &key)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new key");
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path, len),
         Err(e) => Err(io(path, e)),
     }
+}
+
+fn write_private(path: &Path, key: &[u8]) -> Result<(), KeyError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    f.write_all(key)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io(path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| io(path, e))
 }
 
 #[cfg(test)]

@@ -141,6 +141,8 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
                 || (o[0] == 100 && (o[1] & 0xc0) == 64) // carrier-grade NAT
                 || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
                 || o[0] >= 240
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+                || o == [168, 63, 129, 16] // Azure's host platform address
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped().or_else(|| embedded_v4(v6)) {
@@ -158,16 +160,26 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
     }
 }
 
-/// IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`) forms.
+/// The IPv4 address an IPv6 transition form carries: IPv4-compatible (`::a.b.c.d`),
+/// IPv4-translated (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96` and the local-use
+/// `64:ff9b:1::/48`), 6to4 (`2002:AABB:CCDD::/48`) and Teredo (`2001:0::/32`, client address
+/// inverted in the last 32 bits).
 fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     let s = v6.segments();
-    let compatible = s[..6].iter().all(|&x| x == 0);
-    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
-    (compatible || nat64).then(|| {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
         std::net::Ipv4Addr::new(a, b, c, d)
-    })
+    };
+    let compatible = s[..6].iter().all(|&x| x == 0);
+    let translated = s[..4].iter().all(|&x| x == 0) && s[4] == 0xffff && s[5] == 0;
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (s[2..6].iter().all(|&x| x == 0) || s[2] == 1);
+    match s[0] {
+        _ if compatible || translated || nat64 => Some(v4(s[6], s[7])),
+        0x2002 => Some(v4(s[1], s[2])),
+        0x2001 if s[1] == 0 => Some(v4(!s[6], !s[7])),
+        _ => None,
+    }
 }
 
 /// Resolves with the system resolver and drops forbidden addresses, so the address connected
@@ -479,6 +491,13 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "224.0.0.1",
             "100.64.0.1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
+            "192.0.0.8",
+            "168.63.129.16",
         ] {
             assert!(forbidden(ip), "{ip} should be forbidden");
         }
@@ -486,7 +505,14 @@ mod tests {
 
     #[test]
     fn public_addresses_are_allowed() {
-        for ip in ["8.8.8.8", "52.1.2.3", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "52.1.2.3",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+        ] {
             assert!(!forbidden(ip), "{ip} should be allowed");
         }
     }

@@ -200,7 +200,9 @@ fn line_row(line: records::AgreementLineRow) -> LineRow {
 
 fn agreement_view(a: records::AgreementWithLines) -> AgreementView {
     let ag = a.agreement;
-    let period = match (ag.start_date, ag.end_date) {
+    // Both PSAs send timestamps; a date is what the page needs.
+    let day = |d: String| d.get(..10).map(str::to_string).unwrap_or(d);
+    let period = match (ag.start_date.map(day), ag.end_date.map(day)) {
         (Some(s), Some(e)) => format!("{s} – {e}"),
         (Some(s), None) => format!("from {s}"),
         (None, Some(e)) => format!("until {e}"),

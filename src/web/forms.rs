@@ -13,8 +13,7 @@ use crate::psa::connector::PsaCredentials;
 use crate::psa::{autotask, connectwise};
 use crate::store::connections::Identity;
 
-pub const CONNECTWISE: &str = "connectwise";
-pub const AUTOTASK: &str = "autotask";
+pub use crate::sync::credentials::{AUTOTASK, CONNECTWISE};
 
 /// The form exactly as posted. Fields of the other PSA type are ignored.
 /// No `Debug`: it holds the private key and secret as typed.

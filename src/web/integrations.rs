@@ -560,12 +560,10 @@ async fn retest(
 ) -> Result<HttpResponse, AppError> {
     let tenant = user.require_admin()?;
     let c = find_own(&state, tenant, *id).await?;
-    let secret = open_secret(&state, &c)?;
-    let parsed = stored_form(&c)
-        .parse(Some(secret))
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored connection unreadable: {e:?}")))?;
+    let credentials = crate::sync::credentials::credentials_of(&c, &state.sealer)
+        .map_err(|e| AppError::Internal(e.into()))?;
     let target = format!("connection {}", c.id);
-    let (outcome, detail) = match verify(&state, parsed.credentials).await {
+    let (outcome, detail) = match verify(&state, credentials).await {
         Ok(v) => {
             let test = TestResult::from_verification(&v);
             connections::update_test_result(&state.db, tenant, c.id, &test).await?;

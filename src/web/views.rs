@@ -22,7 +22,7 @@ pub fn psa_label(psa_type: &str) -> &'static str {
 /// A ConnectWise cloud key in words; a self-hosted URL or an Autotask zone as stored.
 pub fn host_label(psa_type: &str, host: &str) -> String {
     if psa_type == "autotask" {
-        return format!("Zone {host}");
+        return host.to_string();
     }
     match host {
         "na" => "North America".into(),
@@ -270,6 +270,6 @@ mod tests {
             host_label("connectwise", "https://cw.example.com"),
             "https://cw.example.com"
         );
-        assert_eq!(host_label("autotask", "webservices5"), "Zone webservices5");
+        assert_eq!(host_label("autotask", "webservices5"), "webservices5");
     }
 }
