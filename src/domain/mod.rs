@@ -41,3 +41,88 @@ pub(crate) fn clean_line(field: &'static str, raw: &str, max: usize) -> Result<S
     }
     Ok(value.to_string())
 }
+
+/// Every parser of form input, fed hostile strings: oversized, unicode, control characters,
+/// NUL, header injection. Each must answer Ok or a field error, never panic.
+#[cfg(test)]
+mod hostile_input {
+    use proptest::prelude::*;
+
+    use super::account::{parse_email, parse_organisation};
+    use super::autotask::Zone;
+    use super::connectwise::{CompanyId, Site};
+    use super::secret::parse_secret;
+
+    /// Strings built from the characters that break parsers, plus anything at all.
+    fn hostile() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "\0",
+            "\r\n",
+            "\n",
+            "%00",
+            "%0d%0a",
+            "Set-Cookie: x=1",
+            "..",
+            "/",
+            "\\",
+            "://",
+            "@",
+            ":",
+            "[",
+            "]",
+            "::ffff:127.0.0.1",
+            "0x7f.1",
+            "ñ",
+            "Æ",
+            "東京",
+            "🚰",
+            "\u{202e}",
+            "\u{feff}",
+            " ",
+            "<script>",
+            "'",
+            "\"",
+            "http://",
+            "https://",
+            "api-na.myconnectwise.net",
+            "webservices",
+            "ww",
+            "2",
+            ".autotask.net",
+        ]);
+        prop_oneof![
+            prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat()),
+            any::<String>(),
+            "[a-z0-9.-]{0,5000}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn no_form_parser_panics_on_hostile_input(raw in hostile(), other in hostile()) {
+            let _ = parse_email(&raw);
+            let _ = parse_organisation(&raw);
+            let _ = parse_secret("secret", &raw);
+            let _ = CompanyId::parse(&raw);
+            let _ = Zone::parse(&raw);
+            for choice in ["aus", "eu", "na", "self_hosted", raw.as_str()] {
+                let _ = Site::parse(choice, &other);
+            }
+        }
+
+        #[test]
+        fn accepted_values_never_keep_control_characters(raw in hostile()) {
+            if let Ok(email) = parse_email(&raw) {
+                prop_assert!(!email.chars().any(char::is_control));
+            }
+            if let Ok(id) = CompanyId::parse(&raw) {
+                prop_assert!(!id.as_str().chars().any(char::is_control));
+            }
+            if let Ok(Some(zone)) = Zone::parse(&raw) {
+                prop_assert!(zone.name().chars().all(|c| c.is_ascii_alphanumeric()));
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod autotask;
 mod connectwise;
 mod data;
 mod health;
+mod hostile;
 mod integrations;
 mod sandbox;
 mod sync;

@@ -1,0 +1,102 @@
+//! Hostile input through the real forms: never a 500, never a change.
+
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use sync365::store::entity::psa_connection;
+
+use crate::helpers::TestApp;
+
+/// Values that have broken form handlers elsewhere.
+fn hostile_values() -> Vec<String> {
+    vec![
+        "x".repeat(70_000),
+        "a\0b".into(),
+        "line\r\nSet-Cookie: stolen=1".into(),
+        "\u{202e}gnp.exe".into(),
+        "東京テック🚰".into(),
+        "<script>alert(1)</script>".into(),
+        "https://[::ffff:127.0.0.1]/".into(),
+        "http://0177.0.0.1/".into(),
+        "%00%0d%0a".into(),
+        String::new(),
+    ]
+}
+
+const FIELDS: &[&str] = &[
+    "company_id",
+    "site",
+    "site_url",
+    "public_key",
+    "private_key",
+    "zone",
+    "username",
+    "secret",
+    "psa_type",
+    "action",
+];
+
+#[tokio::test]
+async fn hostile_values_in_any_psa_field_never_cause_a_500_or_a_save() {
+    let app = TestApp::signed_in_admin().await;
+    let form = "/tools/integrations/psa/new?psa_type=connectwise";
+    for value in hostile_values() {
+        for field in FIELDS {
+            let mut fields = vec![
+                ("psa_type", "connectwise"),
+                ("company_id", "contoso"),
+                ("site", "self_hosted"),
+                ("site_url", "https://127.0.0.1:9"),
+                ("public_key", "pub"),
+                ("private_key", "priv"),
+                ("action", "save"),
+            ];
+            fields.retain(|(k, _)| k != field);
+            fields.push((field, value.as_str()));
+            let status = app
+                .post(form, "/tools/integrations/psa", &fields)
+                .await
+                .status();
+            assert!(
+                status.is_client_error() || status == StatusCode::SEE_OTHER,
+                "{field}={:.40?}: {status}",
+                value
+            );
+            assert_ne!(
+                status,
+                StatusCode::SEE_OTHER,
+                "{field}={:.40?} was saved",
+                value
+            );
+        }
+    }
+    let saved = psa_connection::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(saved, 0);
+}
+
+#[tokio::test]
+async fn hostile_sign_in_values_never_cause_a_500() {
+    let app = TestApp::spawn().await;
+    for value in hostile_values() {
+        for (email, password) in [(value.as_str(), "pw"), ("ann@contoso.test", value.as_str())] {
+            let status = app
+                .post(
+                    "/login",
+                    "/login",
+                    &[
+                        ("email", email),
+                        ("password", password),
+                        ("next", value.as_str()),
+                    ],
+                )
+                .await
+                .status();
+            assert!(
+                status.is_client_error() || status == StatusCode::SEE_OTHER,
+                "{email:.40?}: {status}"
+            );
+        }
+    }
+}
