@@ -88,11 +88,15 @@ impl SessionStore for DbSessionStore {
         };
         match row::Entity::update(model).exec(&self.db).await {
             Ok(_) => Ok(key),
-            // The session was ended meanwhile (sign-out elsewhere): start a new one.
-            Err(DbErr::RecordNotUpdated) => self
-                .save(state, ttl)
-                .await
-                .map_err(|e| UpdateError::Other(e.into())),
+            // The session was ended meanwhile (sign-out, deactivation): start a new one, but
+            // never carry the sign-in over into it.
+            Err(DbErr::RecordNotUpdated) => {
+                let mut anonymous = state;
+                anonymous.remove(USER_ID_KEY);
+                self.save(anonymous, ttl)
+                    .await
+                    .map_err(|e| UpdateError::Other(e.into()))
+            }
             Err(e) => Err(UpdateError::Other(e.into())),
         }
     }

@@ -100,3 +100,48 @@ async fn hostile_sign_in_values_never_cause_a_500() {
         }
     }
 }
+
+/// A self-hosted ConnectWise at `url`, with the production policy (no private hosts).
+async fn verify_self_hosted(
+    url: &str,
+) -> Result<sync365::psa::Verification, sync365::psa::PsaError> {
+    use secrecy::SecretString;
+    use sync365::domain::connectwise::{CompanyId, Site};
+    use sync365::psa::connectwise::{ConnectWise, Credentials, ServerSettings};
+    let creds = Credentials {
+        company_id: CompanyId::parse("contoso").unwrap(),
+        site: Site::parse("self_hosted", url).map_err(|e| {
+            sync365::psa::PsaError::HostNotAllowed {
+                host: url.into(),
+                reason: e.message,
+            }
+        })?,
+        public_key: SecretString::from("pub"),
+        private_key: SecretString::from("priv"),
+    };
+    let policy = sync365::psa::http::OutboundPolicy::default();
+    ConnectWise::new(creds, &ServerSettings::default(), &policy)?
+        .verify()
+        .await
+}
+
+#[tokio::test]
+async fn self_hosted_addresses_on_loopback_in_any_spelling_are_refused_before_any_request() {
+    for url in [
+        "https://localhost:9/",
+        "https://127.0.0.1:9/",
+        "https://[::1]:9/",
+        "https://[::ffff:127.0.0.1]:9/",
+        "https://2130706433:9/",
+        "https://0x7f.1:9/",
+        "https://0177.0.0.1:9/",
+        "https://0:9/",
+        "http://example.com/",
+    ] {
+        let result = verify_self_hosted(url).await;
+        assert!(
+            matches!(result, Err(sync365::psa::PsaError::HostNotAllowed { .. })),
+            "{url}: {result:?}"
+        );
+    }
+}
