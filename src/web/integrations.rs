@@ -352,8 +352,6 @@ async fn save_new(
         let errors = vec![duplicate_error(&identity)];
         return ctx.field_errors(form, None, errors, String::new());
     };
-    let target = format!("connection {id}: {target}");
-    ctx.audit("psa_create", &target, "succeeded", "").await?;
     Ok(see_other(&connection_path(id)))
 }
 
@@ -390,6 +388,18 @@ async fn insert(
         .map_err(|e| AppError::Internal(e.into()))?;
     connections::set_sealed_secret(&txn, ctx.tenant, row.id, &sealed).await?;
     runs::queue_run(&txn, ctx.tenant, row.id).await?;
+    // The connection and its audit event stand or fall together.
+    let target = format!("connection {}: {}", row.id, audit_target(identity));
+    audit::record(
+        &txn,
+        ctx.req,
+        Actor::from(ctx.user),
+        "psa_create",
+        &target,
+        "succeeded",
+        "",
+    )
+    .await?;
     txn.commit().await?;
     Ok(Some(row.id))
 }
@@ -746,22 +756,15 @@ async fn delete(
         return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
     }
     // Limitation: a run in progress is not stopped first; the worker's next write for it fails.
-    let txn = state.db.begin().await?;
-    connections::delete_connection(&txn, tenant, c.id).await?;
-    txn.commit().await?;
     let target = format!(
         "connection {}: {} {} at {}",
         c.id, c.psa_type, c.account, c.host
     );
-    audit::record(
-        &state.db,
-        &req,
-        Actor::from(&user),
-        "psa_delete",
-        &target,
-        "succeeded",
-        "",
-    )
-    .await?;
+    // The removal and its audit event stand or fall together.
+    let txn = state.db.begin().await?;
+    connections::delete_connection(&txn, tenant, c.id).await?;
+    let actor = Actor::from(&user);
+    audit::record(&txn, &req, actor, "psa_delete", &target, "succeeded", "").await?;
+    txn.commit().await?;
     Ok(see_other("/tools/integrations"))
 }
