@@ -27,6 +27,7 @@ pub struct RawSettings {
     pub extra_ca_file: Option<PathBuf>,
     pub support_can_test: bool,
     pub worker_enabled: bool,
+    pub worker_lease_secs: u64,
     pub log: String,
 }
 
@@ -50,6 +51,7 @@ impl Default for RawSettings {
             extra_ca_file: None,
             support_can_test: false,
             worker_enabled: true,
+            worker_lease_secs: 30,
             log: "info".into(),
         }
     }
@@ -74,6 +76,9 @@ pub struct Settings {
     pub support_can_test: bool,
     /// Whether this instance runs retrieval runs (off in some tests).
     pub worker_enabled: bool,
+    /// How long a claimed run stays claimed without a heartbeat (a crashed instance's run is
+    /// taken over after this).
+    pub worker_lease_secs: u64,
     pub log: String,
 }
 
@@ -149,6 +154,15 @@ impl RawSettings {
             extra_ca_pem,
             support_can_test: self.support_can_test,
             worker_enabled: self.worker_enabled,
+            worker_lease_secs: match self.worker_lease_secs {
+                3..=3600 => self.worker_lease_secs,
+                _ => {
+                    return Err(invalid(
+                        "SYNC365_WORKER_LEASE_SECS",
+                        "must be between 3 and 3600 seconds",
+                    ));
+                }
+            },
             log: check_log_filter(self.log)?,
         })
     }

@@ -59,7 +59,10 @@ impl Application {
             psa,
         });
         if state.settings.worker_enabled {
-            sync::worker::spawn(state.clone(), sync::worker::WorkerTiming::default())?;
+            sync::worker::spawn(
+                state.clone(),
+                sync::worker::WorkerTiming::with_lease(state.settings.worker_lease_secs),
+            )?;
         }
         let port = listener.local_addr()?.port();
         let server = serve(state.clone(), keys, listener)?;

@@ -29,6 +29,18 @@ pub struct WorkerTiming {
     pub max_attempts: i32,
 }
 
+impl WorkerTiming {
+    /// The timing for a lease: the heartbeat beats ten times per lease.
+    pub fn with_lease(lease_secs: u64) -> Self {
+        let lease = Duration::from_secs(lease_secs);
+        Self {
+            lease,
+            heartbeat: (lease / 10).max(Duration::from_millis(300)),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for WorkerTiming {
     fn default() -> Self {
         Self {

@@ -10,5 +10,6 @@ mod data;
 mod health;
 mod hostile;
 mod integrations;
+mod restart;
 mod sandbox;
 mod sync;

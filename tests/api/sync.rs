@@ -35,7 +35,7 @@ async fn sandbox_with(companies: usize) -> RunningSandbox {
 }
 
 /// Stores a ConnectWise connection to the sandbox's full-access account, as a save would.
-async fn store_connectwise(app: &TestApp, private_key: &str) -> psa_connection::Model {
+pub async fn store_connectwise(app: &TestApp, private_key: &str) -> psa_connection::Model {
     let db = &app.state.db;
     let tenant = users::find_or_insert_tenant(db, "Contoso IT")
         .await
