@@ -382,3 +382,117 @@ async fn queueing_twice_keeps_one_open_run() {
         .unwrap();
     assert_eq!(a.id, b.id);
 }
+
+/// Runs a retrieval with `faults` after a clean one; it must either finish with the clean
+/// run's counts or fail with a message, the clean snapshot intact.
+async fn survives(faults: Faults, must_succeed: bool) {
+    let sb = sandbox_with(150).await;
+    let app = TestApp::against(&sb, true).await;
+    let conn = store_connectwise(&app, "FullAccessPriv01").await;
+    let clean = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    assert_eq!(wait_for_end(&app, clean.id).await.state, runs::SUCCEEDED);
+    let before = live_customers(&app, conn.id).await;
+
+    sb.set_faults(faults.clone());
+    let faulty = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let done = wait_for_end(&app, faulty.id).await;
+    let after = live_customers(&app, conn.id).await;
+    assert!(
+        !must_succeed || done.state == runs::SUCCEEDED,
+        "{faults:?}: {:?}",
+        done.error
+    );
+    if done.state == runs::SUCCEEDED {
+        let names = |v: &[customer::Model]| {
+            v.iter()
+                .map(|c| c.external_id.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(names(&after), names(&before), "{faults:?}: same records");
+    } else {
+        assert!(
+            !done.error.clone().unwrap_or_default().is_empty(),
+            "{faults:?}: a failure says why"
+        );
+        assert_eq!(after, before, "{faults:?}: the clean snapshot is intact");
+    }
+}
+
+#[tokio::test]
+async fn a_retrieval_under_latency_finishes_with_the_same_records() {
+    survives(
+        Faults {
+            latency_ms: 150,
+            ..Faults::default()
+        },
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retrieval_under_a_429_storm_finishes_or_fails_cleanly() {
+    survives(
+        Faults {
+            throttle_every: Some(2),
+            retry_after_secs: Some(1),
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retrieval_through_5xx_bursts_finishes_or_fails_cleanly() {
+    survives(
+        Faults {
+            error_burst: 2,
+            error_every: Some(5),
+            error_status: Some(503),
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retrieval_with_truncated_bodies_finishes_or_fails_cleanly() {
+    survives(
+        Faults {
+            truncate_every: Some(3),
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retrieval_with_connection_resets_finishes_or_fails_cleanly() {
+    survives(
+        Faults {
+            reset_every: Some(3),
+            ..Faults::default()
+        },
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retrieval_with_slow_bodies_finishes_with_the_same_records() {
+    survives(
+        Faults {
+            slow_body_ms: 5,
+            ..Faults::default()
+        },
+        true,
+    )
+    .await;
+}
