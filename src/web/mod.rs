@@ -11,6 +11,7 @@ pub mod forms;
 pub mod health;
 pub mod integrations;
 pub mod page;
+pub mod support;
 pub mod user;
 pub mod views;
 
@@ -42,10 +43,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     integrations::routes(cfg);
     data::routes(cfg);
+    support::routes(cfg);
     cfg.route("/", web::get().to(home));
 }
 
-async fn home(_user: user::CurrentUser) -> actix_web::HttpResponse {
+async fn home(user: user::CurrentUser) -> actix_web::HttpResponse {
+    if user.is_support {
+        return page::see_other("/support/tenants");
+    }
     page::see_other("/tools/integrations")
 }
 

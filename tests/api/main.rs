@@ -10,4 +10,5 @@ mod data;
 mod health;
 mod integrations;
 mod sandbox;
+mod support;
 mod sync;
