@@ -1,6 +1,7 @@
 //! The HTTP side of the portal: one module per area of the site, each registering its own
 //! routes, plus the extractors, CSRF and error pages they share.
 
+pub mod activity;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     integrations::routes(cfg);
     data::routes(cfg);
     support::routes(cfg);
+    activity::routes(cfg);
     cfg.route("/", web::get().to(home));
 }
 

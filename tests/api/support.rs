@@ -140,3 +140,59 @@ async fn support_cannot_test_again_unless_the_setting_allows_it() {
             .contains("Test again")
     );
 }
+
+#[tokio::test]
+async fn support_views_show_in_the_tenants_activity_log_and_filters_narrow_it() {
+    let (app, _sb) = app_with_sandbox().await;
+    let id = save_connectwise(&app).await;
+    let c = psa_connection::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let support = support_browser(&app).await;
+    support
+        .get(&format!("/support/tenants/{}", c.tenant_id))
+        .await;
+
+    let log = app.get("/tools/activity").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert_eq!(log.text("tr.event td.who"), SUPPORT, "newest first");
+    assert_eq!(log.text("tr.event td.what"), "support_view");
+
+    let mine = app.get("/tools/activity?who=contoso").await;
+    assert!(!mine.body.contains(&format!("<td class=\"who\">{SUPPORT}")));
+    assert!(mine.body.contains("psa_create") || mine.body.contains("sign_in"));
+
+    let views = app.get("/tools/activity?what=support_view").await;
+    assert!(views.body.contains(SUPPORT));
+    assert!(!views.body.contains("<td class=\"who\">admin@contoso.test"));
+    assert!(!views.body.contains("<td class=\"what\">sign_in"));
+
+    // A member reads it too; another tenant sees none of it.
+    app.create_user(
+        Some("Contoso IT"),
+        "member@contoso.test",
+        ADMIN_PASSWORD,
+        "member",
+        false,
+    )
+    .await;
+    let member = app.another_browser();
+    member.sign_in("member@contoso.test", ADMIN_PASSWORD).await;
+    assert!(member.get("/tools/activity").await.body.contains(SUPPORT));
+    let other = app.another_browser();
+    other
+        .create_user(
+            Some("Fabrikam"),
+            "admin@fabrikam.test",
+            ADMIN_PASSWORD,
+            "admin",
+            false,
+        )
+        .await;
+    other.sign_in("admin@fabrikam.test", ADMIN_PASSWORD).await;
+    let theirs = other.get("/tools/activity").await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert!(!theirs.body.contains(SUPPORT));
+}
