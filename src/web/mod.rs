@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod page;
 pub mod support;
 pub mod user;
+pub mod users;
 pub mod views;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     data::routes(cfg);
     support::routes(cfg);
     activity::routes(cfg);
+    users::routes(cfg);
     cfg.route("/", web::get().to(home));
 }
 

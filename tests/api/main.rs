@@ -12,3 +12,4 @@ mod integrations;
 mod sandbox;
 mod support;
 mod sync;
+mod users;
