@@ -196,3 +196,56 @@ async fn support_views_show_in_the_tenants_activity_log_and_filters_narrow_it() 
     assert_eq!(theirs.status, StatusCode::OK);
     assert!(!theirs.body.contains(SUPPORT));
 }
+
+#[tokio::test]
+async fn support_tests_again_when_allowed_and_only_the_test_result_changes() {
+    let sb = crate::sandbox::spawn_default().await;
+    let owned = crate::helpers::sandbox_overrides(&sb);
+    let mut pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("support_can_test", "true"));
+    let app = TestApp::spawn_with(&pairs).await;
+    crate::integrations::admin_of(&app, "Contoso IT", "admin@contoso.test").await;
+    let id = save_connectwise(&app).await;
+    let c = psa_connection::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let support = support_browser(&app).await;
+    let show = format!("/support/tenants/{}", c.tenant_id);
+    assert!(support.get(&show).await.body.contains("Test again"));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let resp = support
+        .post(
+            &show,
+            &format!("/support/tenants/{}/integrations/{id}/test", c.tenant_id),
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), show);
+    let after = psa_connection::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.last_test_ok, Some(true));
+    assert!(after.last_test_at > c.last_test_at);
+    assert_eq!(after.sealed_secret, c.sealed_secret);
+    assert_eq!(after.account, c.account);
+    let log = app.get("/tools/activity?what=support_psa_test").await;
+    assert!(log.body.contains(SUPPORT));
+
+    // Not for another tenant's connection id under this tenant.
+    let resp = support
+        .post(
+            &show,
+            &format!("/support/tenants/9999/integrations/{id}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
