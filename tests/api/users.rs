@@ -317,3 +317,50 @@ async fn changing_the_password_ends_other_sessions_and_keeps_this_one() {
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn each_role_gets_exactly_the_pages_it_may_open() {
+    let (admin, member, _) = admin_and_member().await;
+    let contoso = find(&admin, "admin@contoso.test").await.tenant_id.unwrap();
+    let support = support_browser(&admin).await;
+    let other = admin.another_browser();
+    other
+        .create_user(
+            Some("Fabrikam"),
+            "admin@fabrikam.test",
+            ADMIN_PASSWORD,
+            "admin",
+            false,
+        )
+        .await;
+    other.sign_in("admin@fabrikam.test", ADMIN_PASSWORD).await;
+    let anonymous = admin.another_browser();
+    let tenant_page = format!("/support/tenants/{contoso}");
+
+    const OK: u16 = 200;
+    const NO: u16 = 403;
+    const SIGN_IN: u16 = 303;
+    // Path, then anonymous, member, admin, support, another tenant's admin.
+    let matrix: [(&str, [u16; 5]); 7] = [
+        ("/tools/integrations", [SIGN_IN, OK, OK, NO, OK]),
+        ("/customers", [SIGN_IN, OK, OK, NO, OK]),
+        ("/tools/activity", [SIGN_IN, OK, OK, NO, OK]),
+        ("/tools/users", [SIGN_IN, NO, OK, NO, OK]),
+        ("/account/password", [SIGN_IN, OK, OK, OK, OK]),
+        ("/support/tenants", [SIGN_IN, NO, NO, OK, NO]),
+        (&tenant_page, [SIGN_IN, NO, NO, OK, NO]),
+    ];
+    let who = [
+        ("anonymous", &anonymous),
+        ("member", &member),
+        ("admin", &admin),
+        ("support", &support),
+        ("another tenant's admin", &other),
+    ];
+    for (path, expected) in matrix {
+        for ((name, browser), want) in who.iter().zip(expected) {
+            let got = browser.get_raw(path).await.status().as_u16();
+            assert_eq!(got, want, "{path} for {name}");
+        }
+    }
+}
