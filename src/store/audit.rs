@@ -79,6 +79,7 @@ pub async fn find_tenant_events_page(
         .filter(audit_event::Column::TenantId.eq(tenant_id))
         .order_by_desc(audit_event::Column::Id);
     if !who.is_empty() {
+        // Limitation: `%` and `_` typed into the filter act as LIKE wildcards.
         query = query.filter(audit_event::Column::ActorEmail.contains(who.to_lowercase()));
     }
     if !what.is_empty() {

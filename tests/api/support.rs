@@ -249,3 +249,33 @@ async fn support_tests_again_when_allowed_and_only_the_test_result_changes() {
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn failing_tenants_come_first_on_the_support_list() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let (app, _sb) = app_with_sandbox().await;
+    save_connectwise(&app).await;
+    let fabrikam = app.another_browser();
+    crate::integrations::admin_of(&fabrikam, "Fabrikam", "admin@fabrikam.test").await;
+    let failing = save_connectwise(&fabrikam).await;
+    let c = psa_connection::Entity::find_by_id(failing)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut broken: psa_connection::ActiveModel = c.into();
+    broken.last_test_ok = Set(Some(false));
+    broken.last_test_message = Set(Some("The private key was refused.".into()));
+    broken.update(&app.state.db).await.unwrap();
+
+    let support = support_browser(&app).await;
+    let list = support.get("/support/tenants").await;
+    assert!(
+        list.text("tr.tenant").starts_with("Fabrikam"),
+        "{}",
+        list.body
+    );
+    assert!(list.has("tr.tenant.failing"));
+    assert!(list.body.contains("The private key was refused."));
+    assert!(list.body.contains("Contoso IT"));
+}

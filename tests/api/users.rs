@@ -364,3 +364,41 @@ async fn each_role_gets_exactly_the_pages_it_may_open() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_activity_log_pages_by_fifty_newest_first() {
+    use sync365::store::audit::{NewEvent, insert_event};
+    let app = TestApp::signed_in_admin().await;
+    let tenant = find(&app, "admin@contoso.test").await.tenant_id;
+    for i in 0..60 {
+        let e = NewEvent {
+            tenant_id: tenant,
+            actor_email: "admin@contoso.test".into(),
+            action: "psa_test",
+            target: format!("connection {i}"),
+            outcome: "succeeded",
+            ..Default::default()
+        };
+        insert_event(&app.state.db, e).await.unwrap();
+    }
+    let first = app.get("/tools/activity?what=psa_test").await;
+    assert_eq!(
+        first
+            .html
+            .select(&scraper::Selector::parse("tr.event").unwrap())
+            .count(),
+        50
+    );
+    assert!(first.body.contains("connection 59"));
+    assert!(!first.body.contains("connection 9<"));
+    let second = app.get("/tools/activity?what=psa_test&page=2").await;
+    assert_eq!(
+        second
+            .html
+            .select(&scraper::Selector::parse("tr.event").unwrap())
+            .count(),
+        10
+    );
+    assert!(second.body.contains("connection 0<"));
+    assert!(second.has("#prev-page"));
+}
