@@ -402,3 +402,17 @@ async fn the_activity_log_pages_by_fifty_newest_first() {
     assert!(second.body.contains("connection 0<"));
     assert!(second.has("#prev-page"));
 }
+
+#[tokio::test]
+async fn only_admins_see_users_in_the_tools_menu() {
+    let (admin, member, _) = admin_and_member().await;
+    let menu = "a[href='/tools/users']";
+    assert!(admin.get("/tools/activity").await.has(menu));
+    assert!(!member.get("/tools/activity").await.has(menu));
+    assert!(
+        member
+            .get("/tools/activity")
+            .await
+            .has("a[href='/tools/activity']")
+    );
+}
