@@ -63,3 +63,30 @@ pub async fn find_events_by_action(
         .all(db)
         .await
 }
+
+/// One page (0-based) of a tenant's events, newest first, filtered by actor email (contains)
+/// and action (exact); with the number of matching events.
+pub async fn find_tenant_events_page(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    who: &str,
+    what: &str,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<audit_event::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut query = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id))
+        .order_by_desc(audit_event::Column::Id);
+    if !who.is_empty() {
+        // Limitation: `%` and `_` typed into the filter act as LIKE wildcards.
+        query = query.filter(audit_event::Column::ActorEmail.contains(who.to_lowercase()));
+    }
+    if !what.is_empty() {
+        query = query.filter(audit_event::Column::Action.eq(what));
+    }
+    let paginator = query.paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(page).await?;
+    Ok((rows, total))
+}

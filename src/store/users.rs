@@ -132,3 +132,56 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// Every tenant, by name (the support console).
+pub async fn all_tenants(db: &impl ConnectionTrait) -> Result<Vec<tenant::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    tenant::Entity::find()
+        .order_by_asc(tenant::Column::Name)
+        .all(db)
+        .await
+}
+
+/// Changes a tenant user's role; false when no such user is in that tenant.
+pub async fn set_role(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    id: i64,
+    role: Role,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let done = user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(role.as_str()))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Deactivates a tenant user; false when no such user is in that tenant.
+pub async fn deactivate(db: &impl ConnectionTrait, tenant_id: i64, id: i64) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let done = user::Entity::update_many()
+        .col_expr(user::Column::Active, Expr::value(false))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    id: i64,
+    password_hash: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

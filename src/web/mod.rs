@@ -1,6 +1,7 @@
 //! The HTTP side of the portal: one module per area of the site, each registering its own
 //! routes, plus the extractors, CSRF and error pages they share.
 
+pub mod activity;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -11,7 +12,9 @@ pub mod forms;
 pub mod health;
 pub mod integrations;
 pub mod page;
+pub mod support;
 pub mod user;
+pub mod users;
 pub mod views;
 
 use std::sync::Arc;
@@ -42,10 +45,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     auth::routes(cfg);
     integrations::routes(cfg);
     data::routes(cfg);
+    support::routes(cfg);
+    activity::routes(cfg);
+    users::routes(cfg);
     cfg.route("/", web::get().to(home));
 }
 
-async fn home(_user: user::CurrentUser) -> actix_web::HttpResponse {
+async fn home(user: user::CurrentUser) -> actix_web::HttpResponse {
+    if user.is_support {
+        return page::see_other("/support/tenants");
+    }
     page::see_other("/tools/integrations")
 }
 

@@ -17,6 +17,8 @@ pub struct Layout {
     /// Signed-in user's tenant name (or "Support"), empty on public pages.
     pub tenant_name: String,
     pub is_support: bool,
+    /// A tenant admin: the Users page is in the menu.
+    pub is_admin: bool,
     /// The navigation entry to highlight.
     pub active: &'static str,
 }
@@ -28,6 +30,7 @@ impl Layout {
             user_email: String::new(),
             tenant_name: String::new(),
             is_support: false,
+            is_admin: false,
             active: "",
         })
     }
@@ -42,6 +45,7 @@ impl Layout {
             user_email: user.email.clone(),
             tenant_name: user.tenant_name.clone(),
             is_support: user.is_support,
+            is_admin: user.is_admin(),
             active,
         })
     }

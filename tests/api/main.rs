@@ -12,4 +12,6 @@ mod hostile;
 mod integrations;
 mod restart;
 mod sandbox;
+mod support;
 mod sync;
+mod users;

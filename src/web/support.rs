@@ -1,0 +1,327 @@
+//! The support console: every tenant's PSA connections at a glance, one tenant's integrations
+//! read-only with a copyable diagnostic summary, and (when allowed) a re-run of a test. Only
+//! support users get in; every view leaves an audit event in the viewed tenant's log.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::State;
+use super::audit::{self, Actor};
+use super::auth::respond;
+use super::csrf::{CheckedForm, TokenOnly};
+use super::error::AppError;
+use super::page::{Layout, see_other};
+use super::user::CurrentUser;
+use super::views::{ConnectionRow, ConnectionView, RunView, TestView, when};
+use crate::psa::connector::Connector;
+use crate::store::connections::{self, TestResult};
+use crate::store::entity::{psa_connection, sync_run, tenant};
+use crate::store::{runs, users};
+
+/// Runs shown per integration.
+const RUN_HISTORY: u64 = 20;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/support/tenants", web::get().to(index))
+        .route("/support/tenants/{id}", web::get().to(show))
+        .route(
+            "/support/tenants/{tid}/integrations/{cid}/test",
+            web::post().to(retest),
+        );
+}
+
+fn require_support(user: &CurrentUser) -> Result<(), AppError> {
+    if user.is_support {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The support user, recorded in the viewed tenant's log.
+fn actor_in(user: &CurrentUser, tenant_id: i64) -> Actor {
+    Actor {
+        tenant_id: Some(tenant_id),
+        user_id: Some(user.id),
+        email: user.email.clone(),
+    }
+}
+
+/// One connection on the tenant list.
+struct SupportRow {
+    row: ConnectionRow,
+    last_test: String,
+    threshold: String,
+    failing: bool,
+}
+
+struct TenantRow {
+    id: i64,
+    name: String,
+    failing: bool,
+    connections: Vec<SupportRow>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "support/index.html")]
+struct IndexPage {
+    layout: Layout,
+    q: String,
+    tenants: Vec<TenantRow>,
+}
+
+#[derive(Deserialize)]
+struct IndexQuery {
+    q: Option<String>,
+}
+
+fn is_failing(c: &psa_connection::Model, latest: Option<&sync_run::Model>) -> bool {
+    c.last_test_ok == Some(false) || latest.is_some_and(|r| r.state == runs::FAILED)
+}
+
+async fn tenant_row(state: &State, t: &tenant::Model) -> Result<TenantRow, AppError> {
+    let mut connections = vec![];
+    for c in connections::find_connections(&state.db, t.id).await? {
+        let latest = runs::find_latest_run(&state.db, t.id, c.id).await?;
+        let test = TestView::from_stored(&c);
+        connections.push(SupportRow {
+            row: ConnectionRow::new(&c, latest.as_ref()),
+            last_test: c.last_test_message.clone().unwrap_or_default(),
+            threshold: test.map(|t| t.threshold).unwrap_or_default(),
+            failing: is_failing(&c, latest.as_ref()),
+        });
+    }
+    connections.sort_by_key(|c| !c.failing);
+    Ok(TenantRow {
+        id: t.id,
+        name: t.name.clone(),
+        failing: connections.iter().any(|c| c.failing),
+        connections,
+    })
+}
+
+/// Every tenant with its connections, failing ones first.
+async fn index(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    query: web::Query<IndexQuery>,
+) -> Result<HttpResponse, AppError> {
+    require_support(&user)?;
+    let q: String = query
+        .q
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(200)
+        .collect();
+    let needle = q.to_lowercase();
+    let mut tenants = vec![];
+    // Limitation: every tenant is loaded and filtered in memory; fine for hundreds, not more.
+    for t in users::all_tenants(&state.db).await? {
+        if !needle.is_empty() && !t.name.to_lowercase().contains(&needle) {
+            continue;
+        }
+        tenants.push(tenant_row(&state, &t).await?);
+    }
+    tenants.sort_by_key(|t| !t.failing);
+    // Limitation: the list leaves one event per tenant shown, so a long list writes many rows.
+    for t in &tenants {
+        let actor = actor_in(&user, t.id);
+        audit::record(
+            &state.db,
+            &req,
+            actor,
+            "support_view",
+            "tenant list",
+            "succeeded",
+            "",
+        )
+        .await?;
+    }
+    let page = IndexPage {
+        layout: Layout::signed_in(&session, &user, "support")?,
+        q,
+        tenants,
+    };
+    Ok(respond(page, StatusCode::OK))
+}
+
+/// A failed run's error.
+struct FailedRun {
+    at: String,
+    error: String,
+    request_id: String,
+}
+
+/// One integration, read-only.
+struct Integration {
+    conn: ConnectionView,
+    state: String,
+    test: Option<TestView>,
+    runs: Vec<RunView>,
+    failures: Vec<FailedRun>,
+    /// Plain text for a support ticket: never a secret.
+    diagnostic: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "support/show.html")]
+struct ShowPage {
+    layout: Layout,
+    tenant_id: i64,
+    tenant_name: String,
+    can_test: bool,
+    integrations: Vec<Integration>,
+}
+
+fn diagnostic(
+    tenant: &tenant::Model,
+    v: &ConnectionView,
+    state: &str,
+    test: Option<&TestView>,
+    failures: &[FailedRun],
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "Tenant: {} (id {})", tenant.name, tenant.id);
+    let _ = writeln!(s, "Connection: {} (id {})", v.psa, v.id);
+    let _ = writeln!(s, "Host or zone: {}", v.host);
+    let _ = writeln!(s, "Company ID or username: {}", v.account);
+    if !v.is_autotask {
+        let _ = writeln!(s, "Public key: {}", v.public_key);
+    }
+    let secret = if v.secret_set { "set" } else { "not set" };
+    let _ = writeln!(s, "Secret: {secret}");
+    let _ = writeln!(s, "Detected version or zone: {}", v.detected);
+    let _ = writeln!(s, "API root: {}", v.api_root);
+    let _ = writeln!(s, "Run state: {state}");
+    let _ = writeln!(s, "Last verified: {}", v.last_verified);
+    let _ = writeln!(s, "Last test message: {}", v.last_test_message);
+    if let Some(t) = test {
+        if !t.threshold.is_empty() {
+            let _ = writeln!(s, "Request budget: {}", t.threshold);
+        }
+        let _ = writeln!(s, "Checklist:");
+        for c in &t.checks {
+            let _ = writeln!(s, "  [{}] {}: {}", c.label, c.item, c.detail);
+        }
+    }
+    if !failures.is_empty() {
+        let _ = writeln!(s, "Last errors:");
+        for f in failures {
+            let _ = writeln!(s, "  {} {} (request {})", f.at, f.error, f.request_id);
+        }
+    }
+    s
+}
+
+async fn show(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    require_support(&user)?;
+    let t = users::find_tenant(&state.db, *id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut integrations = vec![];
+    for c in connections::find_connections(&state.db, t.id).await? {
+        let history = runs::find_connection_runs(&state.db, t.id, c.id, RUN_HISTORY).await?;
+        let failures: Vec<FailedRun> = history
+            .iter()
+            .filter(|r| r.state == runs::FAILED)
+            .take(5)
+            .map(|r| FailedRun {
+                at: when(r.finished_at.unwrap_or(r.queued_at)),
+                error: r.error.clone().unwrap_or_default(),
+                request_id: r.request_id.clone().unwrap_or_default(),
+            })
+            .collect();
+        let conn = ConnectionView::new(&c);
+        let run_state = runs::state_of(history.first()).to_string();
+        let test = TestView::from_stored(&c);
+        let diagnostic = diagnostic(&t, &conn, &run_state, test.as_ref(), &failures);
+        integrations.push(Integration {
+            conn,
+            state: run_state,
+            test,
+            runs: history.iter().map(RunView::new).collect(),
+            failures,
+            diagnostic,
+        });
+    }
+    audit::record(
+        &state.db,
+        &req,
+        actor_in(&user, t.id),
+        "support_view",
+        &format!("tenant {}", t.id),
+        "succeeded",
+        "",
+    )
+    .await?;
+    let page = ShowPage {
+        layout: Layout::signed_in(&session, &user, "support")?,
+        tenant_id: t.id,
+        tenant_name: t.name,
+        can_test: state.settings.support_can_test,
+        integrations,
+    };
+    Ok(respond(page, StatusCode::OK))
+}
+
+/// Re-runs a connection's test with its stored credentials; only the test result changes.
+async fn retest(
+    state: State,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(i64, i64)>,
+    _form: CheckedForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    require_support(&user)?;
+    if !state.settings.support_can_test {
+        return Err(AppError::Forbidden);
+    }
+    let (tid, cid) = path.into_inner();
+    let c = connections::find_connection(&state.db, tid, cid)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let creds = crate::sync::credentials::credentials_of(&c, &state.sealer)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored connection unusable: {e}")))?;
+    let verified = match Connector::new(creds, &state.psa) {
+        Ok(connector) => connector.verify().await,
+        Err(e) => Err(e),
+    };
+    let (outcome, detail) = match verified {
+        Ok(v) => {
+            let test = TestResult::from_verification(&v);
+            connections::update_test_result(&state.db, tid, c.id, &test).await?;
+            ("succeeded", test.message)
+        }
+        Err(e) => {
+            let message = e.user_message();
+            connections::record_failed_test(&state.db, tid, c.id, &message).await?;
+            ("failed", message)
+        }
+    };
+    audit::record(
+        &state.db,
+        &req,
+        actor_in(&user, tid),
+        "support_psa_test",
+        &format!("connection {}", c.id),
+        outcome,
+        &detail,
+    )
+    .await?;
+    Ok(see_other(&format!("/support/tenants/{tid}")))
+}

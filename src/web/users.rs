@@ -1,0 +1,355 @@
+//! Tools > Users (a tenant's admins only): the tenant's users, adding one with a temporary
+//! password shown once, changing a role, deactivating. And, for everyone signed in, changing
+//! one's own password. Every change is an audit event; no password is ever logged.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use rand::distr::{Alphanumeric, SampleString};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::State;
+use super::audit::{self, Actor};
+use super::auth::respond;
+use super::csrf::CheckedForm;
+use super::error::AppError;
+use super::page::{Layout, see_other};
+use super::user::CurrentUser;
+use crate::password;
+use crate::store::sessions::{self, USER_ID_KEY};
+use crate::store::users::{self, NewUser, Role};
+
+/// Length of a generated temporary password (alphanumeric: about 119 bits).
+const TEMPORARY_LEN: usize = 20;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tools/users", web::get().to(index))
+        .route("/tools/users", web::post().to(create))
+        .route("/tools/users/{id}/role", web::post().to(change_role))
+        .route("/tools/users/{id}/deactivate", web::post().to(deactivate))
+        .route("/account/password", web::get().to(password_page))
+        .route("/account/password", web::post().to(change_password));
+}
+
+struct UserRow {
+    id: i64,
+    email: String,
+    role: String,
+    active: bool,
+    is_me: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tools/users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    /// Why the last change was refused.
+    error: String,
+    /// The add form as typed, kept after a refusal.
+    email: String,
+    /// Set once, right after a user was added: shown on this page only.
+    created_email: String,
+    temporary_password: String,
+}
+
+async fn users_page(
+    state: &State,
+    session: &Session,
+    user: &CurrentUser,
+    tenant: i64,
+) -> Result<UsersPage, AppError> {
+    let mut rows: Vec<UserRow> = users::find_tenant_users(&state.db, tenant)
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            is_me: u.id == user.id,
+            id: u.id,
+            email: u.email,
+            role: u.role,
+            active: u.active,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.active.cmp(&a.active).then(a.email.cmp(&b.email)));
+    Ok(UsersPage {
+        layout: Layout::signed_in(session, user, "users")?,
+        users: rows,
+        error: String::new(),
+        email: String::new(),
+        created_email: String::new(),
+        temporary_password: String::new(),
+    })
+}
+
+async fn refused(
+    state: &State,
+    session: &Session,
+    user: &CurrentUser,
+    tenant: i64,
+    error: &str,
+) -> Result<HttpResponse, AppError> {
+    let mut page = users_page(state, session, user, tenant).await?;
+    page.error = error.to_string();
+    Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY))
+}
+
+async fn index(
+    state: State,
+    session: Session,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let tenant = user.require_admin()?;
+    let page = users_page(&state, &session, &user, tenant).await?;
+    Ok(respond(page, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn create(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    CheckedForm(form): CheckedForm<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = user.require_admin()?;
+    let email = match crate::domain::account::parse_email(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            let mut page = users_page(&state, &session, &user, tenant).await?;
+            page.error = e.message;
+            page.email = form.email.chars().take(320).collect();
+            return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        return refused(&state, &session, &user, tenant, "Choose admin or member.").await;
+    };
+    let temporary = Alphanumeric.sample_string(&mut rand::rng(), TEMPORARY_LEN);
+    let hash = password::hash(SecretString::from(temporary.clone())).await?;
+    let new = NewUser {
+        tenant_id: Some(tenant),
+        email: &email,
+        password_hash: hash,
+        role,
+        is_support: false,
+    };
+    match users::insert_user(&state.db, new).await {
+        Ok(_) => {}
+        Err(e) if users::is_unique_violation(&e) => {
+            let mut page = users_page(&state, &session, &user, tenant).await?;
+            page.error = "A user with this email already exists.".to_string();
+            page.email = email;
+            return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        &state.db,
+        &req,
+        Actor::from(&user),
+        "user_create",
+        &email,
+        "succeeded",
+        role.as_str(),
+    )
+    .await?;
+    // Limitation: the temporary password does not force a change at first sign-in.
+    let mut page = users_page(&state, &session, &user, tenant).await?;
+    page.created_email = email;
+    page.temporary_password = temporary;
+    // The page holds a password: neither the browser nor a proxy may keep it.
+    let mut resp = respond(page, StatusCode::OK);
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+/// The tenant's user `id`, or 404.
+async fn own_user(
+    state: &State,
+    tenant: i64,
+    id: i64,
+) -> Result<crate::store::entity::user::Model, AppError> {
+    users::find_user(&state.db, id)
+        .await?
+        .filter(|u| u.tenant_id == Some(tenant))
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+async fn change_role(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    CheckedForm(form): CheckedForm<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = user.require_admin()?;
+    let target = own_user(&state, tenant, *id).await?;
+    let Some(role) = Role::parse(&form.role) else {
+        return refused(&state, &session, &user, tenant, "Choose admin or member.").await;
+    };
+    if target.id == user.id {
+        let error = "You cannot change your own role. Ask another admin.";
+        return refused(&state, &session, &user, tenant, error).await;
+    }
+    users::set_role(&state.db, tenant, target.id, role).await?;
+    audit::record(
+        &state.db,
+        &req,
+        Actor::from(&user),
+        "user_role",
+        &target.email,
+        "succeeded",
+        role.as_str(),
+    )
+    .await?;
+    Ok(see_other("/tools/users"))
+}
+
+async fn deactivate(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    _form: CheckedForm<super::csrf::TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    let tenant = user.require_admin()?;
+    let target = own_user(&state, tenant, *id).await?;
+    if target.id == user.id {
+        let error = "You cannot deactivate yourself. Ask another admin.";
+        return refused(&state, &session, &user, tenant, error).await;
+    }
+    use sea_orm::TransactionTrait;
+    let txn = state.db.begin().await?;
+    users::deactivate(&txn, tenant, target.id).await?;
+    sessions::delete_user_sessions(&txn, target.id).await?;
+    txn.commit().await?;
+    audit::record(
+        &state.db,
+        &req,
+        Actor::from(&user),
+        "user_deactivate",
+        &target.email,
+        "succeeded",
+        "",
+    )
+    .await?;
+    Ok(see_other("/tools/users"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tools/password.html")]
+struct PasswordPage {
+    layout: Layout,
+    error: String,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+struct PasswordQuery {
+    done: Option<String>,
+}
+
+async fn password_page(
+    session: Session,
+    user: CurrentUser,
+    query: web::Query<PasswordQuery>,
+) -> Result<HttpResponse, AppError> {
+    let page = PasswordPage {
+        layout: Layout::signed_in(&session, &user, "account")?,
+        error: String::new(),
+        done: query.done.is_some(),
+    };
+    Ok(respond(page, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change_password(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    CheckedForm(form): CheckedForm<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let failed = |error: String, status| -> Result<HttpResponse, AppError> {
+        let page = PasswordPage {
+            layout: Layout::signed_in(&session, &user, "account")?,
+            error,
+            done: false,
+        };
+        Ok(respond(page, status))
+    };
+    let stored = users::find_user(&state.db, user.id)
+        .await?
+        .map(|u| u.password_hash);
+    // Limitation: wrong current passwords here are audited but not throttled like sign-ins.
+    if !password::verify(SecretString::from(form.current), stored).await? {
+        audit::record(
+            &state.db,
+            &req,
+            Actor::from(&user),
+            "password_change",
+            &user.email,
+            "failed",
+            "wrong current password",
+        )
+        .await?;
+        let error = "The current password is not right.".to_string();
+        return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if let Err(m) = password::check_new(&form.new) {
+        return failed(m, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if form.new != form.confirm {
+        let error = "The two new passwords differ.".to_string();
+        return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let hash = password::hash(SecretString::from(form.new)).await?;
+    users::set_password_hash(&state.db, user.id, &hash).await?;
+    // Every session of this user ends; this browser keeps going under a new session key.
+    sessions::delete_user_sessions(&state.db, user.id).await?;
+    session.renew();
+    session
+        .insert(USER_ID_KEY, user.id)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    audit::record(
+        &state.db,
+        &req,
+        Actor::from(&user),
+        "password_change",
+        &user.email,
+        "succeeded",
+        "",
+    )
+    .await?;
+    Ok(see_other("/account/password?done=1"))
+}
