@@ -62,8 +62,20 @@ async fn index(
     query: web::Query<ActivityQuery>,
 ) -> Result<HttpResponse, AppError> {
     let tenant = user.tenant()?;
-    let who: String = query.who.trim().chars().take(320).collect();
-    let what: String = query.what.trim().chars().take(100).collect();
+    let who: String = query
+        .who
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(320)
+        .collect();
+    let what: String = query
+        .what
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
     let requested = query.page.as_deref().and_then(|p| p.parse::<u64>().ok());
     let index = requested.unwrap_or(1).clamp(1, 100_000) - 1;
     let (rows, total) =

@@ -56,12 +56,17 @@ pub async fn record(
     let event = NewEvent {
         tenant_id: actor.tenant_id,
         actor_user_id: actor.user_id,
-        actor_email: actor.email,
+        actor_email: printable(&actor.email, 320),
         action,
-        target: target.chars().take(400).collect(),
+        target: printable(target, 400),
         outcome,
         request_id: request_id(req),
-        detail: detail.to_string(),
+        detail: printable(detail, 4000),
     };
     Ok(insert_event(db, event).await?)
+}
+
+/// Typed text goes into the log as printable text only (PostgreSQL refuses NUL), cut short.
+fn printable(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
 }

@@ -107,7 +107,15 @@ async fn login(
     req: HttpRequest,
     CheckedForm(form): CheckedForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email: String = form.email.trim().to_lowercase().chars().take(320).collect();
+    // Control characters (NUL among them) never belong in an email, and PostgreSQL refuses NUL.
+    let email: String = form
+        .email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(320)
+        .collect();
     let keys = ThrottleKeys::new(&email, &req);
     if !attempt_allowed(&state, &keys).await? {
         return throttled(&state, &session, &req, &form, email, &keys).await;

@@ -39,7 +39,12 @@ struct ListQuery {
 
 impl ListQuery {
     fn search(&self) -> String {
-        self.q.trim().chars().take(200).collect()
+        self.q
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect()
     }
 
     /// 0-based page index.
