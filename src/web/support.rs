@@ -27,6 +27,7 @@ const RUN_HISTORY: u64 = 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/support/tenants", web::get().to(index))
+        .route("/support/tenants", web::post().to(create_tenant))
         .route("/support/tenants/{id}", web::get().to(show))
         .route(
             "/support/tenants/{tid}/integrations/{cid}/test",
@@ -72,6 +73,13 @@ struct IndexPage {
     layout: Layout,
     q: String,
     tenants: Vec<TenantRow>,
+    /// The new-tenant form: values as typed and the error, if any.
+    organisation: String,
+    admin_email: String,
+    error: String,
+    /// Just created: the admin's email and temporary password, shown this once.
+    created_email: String,
+    temporary_password: String,
 }
 
 #[derive(Deserialize)]
@@ -149,8 +157,121 @@ async fn index(
         layout: Layout::signed_in(&session, &user, "support")?,
         q,
         tenants,
+        organisation: String::new(),
+        admin_email: String::new(),
+        error: String::new(),
+        created_email: String::new(),
+        temporary_password: String::new(),
     };
     Ok(respond(page, StatusCode::OK))
+}
+
+#[derive(Deserialize)]
+struct NewTenantForm {
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    admin_email: String,
+}
+
+/// Creates a tenant and its first admin, whose temporary password is shown once. Only support
+/// users create tenants; tenant admins cannot.
+async fn create_tenant(
+    state: State,
+    session: Session,
+    req: HttpRequest,
+    user: CurrentUser,
+    CheckedForm(form): CheckedForm<NewTenantForm>,
+) -> Result<HttpResponse, AppError> {
+    require_support(&user)?;
+    let mut page = IndexPage {
+        layout: Layout::signed_in(&session, &user, "support")?,
+        q: String::new(),
+        tenants: vec![],
+        organisation: form
+            .organisation
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
+        admin_email: form
+            .admin_email
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(320)
+            .collect(),
+        error: String::new(),
+        created_email: String::new(),
+        temporary_password: String::new(),
+    };
+    let parsed = crate::domain::account::parse_organisation(&form.organisation).and_then(|org| {
+        crate::domain::account::parse_email(&form.admin_email).map(|email| (org, email))
+    });
+    let (organisation, email) = match parsed {
+        Ok(both) => both,
+        Err(e) => {
+            page.error = e.message;
+            return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let temporary = super::users::temporary_password();
+    let hash = crate::password::hash(secrecy::SecretString::from(temporary.clone())).await?;
+    let Some(tenant_id) = insert_tenant_with_admin(&state, &organisation, &email, hash).await?
+    else {
+        page.error =
+            "An organisation of that name, or a user with that email, already exists.".into();
+        return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    let actor = actor_in(&user, tenant_id);
+    audit::record(
+        &state.db,
+        &req,
+        actor,
+        "tenant_create",
+        &organisation,
+        "succeeded",
+        &email,
+    )
+    .await?;
+    page.created_email = email;
+    page.temporary_password = temporary;
+    // The page holds a password: neither the browser nor a proxy may keep it.
+    let mut resp = respond(page, StatusCode::OK);
+    resp.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+/// Tenant and admin in one transaction; `None` when the name or email is taken.
+async fn insert_tenant_with_admin(
+    state: &State,
+    organisation: &str,
+    email: &str,
+    password_hash: String,
+) -> Result<Option<i64>, AppError> {
+    use sea_orm::TransactionTrait;
+    let txn = state.db.begin().await?;
+    let tenant = match users::insert_tenant(&txn, organisation).await {
+        Ok(t) => t,
+        Err(e) if users::is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let new = users::NewUser {
+        tenant_id: Some(tenant.id),
+        email,
+        password_hash,
+        role: users::Role::Admin,
+        is_support: false,
+    };
+    match users::insert_user(&txn, new).await {
+        Ok(_) => {}
+        Err(e) if users::is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    txn.commit().await?;
+    Ok(Some(tenant.id))
 }
 
 /// A failed run's error.

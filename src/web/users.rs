@@ -25,6 +25,11 @@ use crate::store::users::{self, NewUser, Role};
 /// Length of a generated temporary password (alphanumeric: about 119 bits).
 const TEMPORARY_LEN: usize = 20;
 
+/// A random password for a new user, shown once to whoever created the account.
+pub fn temporary_password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), TEMPORARY_LEN)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tools/users", web::get().to(index))
         .route("/tools/users", web::post().to(create))
@@ -134,7 +139,7 @@ async fn create(
     let Some(role) = Role::parse(&form.role) else {
         return refused(&state, &session, &user, tenant, "Choose admin or member.").await;
     };
-    let temporary = Alphanumeric.sample_string(&mut rand::rng(), TEMPORARY_LEN);
+    let temporary = temporary_password();
     let hash = password::hash(SecretString::from(temporary.clone())).await?;
     let new = NewUser {
         tenant_id: Some(tenant),

@@ -279,3 +279,77 @@ async fn failing_tenants_come_first_on_the_support_list() {
     assert!(list.body.contains("The private key was refused."));
     assert!(list.body.contains("Contoso IT"));
 }
+
+#[tokio::test]
+async fn support_creates_a_tenant_whose_admin_signs_in_with_the_password_shown_once() {
+    let app = TestApp::spawn().await;
+    app.create_user(
+        None,
+        "help@operator.test",
+        crate::helpers::ADMIN_PASSWORD,
+        "member",
+        true,
+    )
+    .await;
+    app.sign_in("help@operator.test", crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let fields = [
+        ("organisation", "Northwind IT"),
+        ("admin_email", "nina@northwind.test"),
+    ];
+    let page = crate::helpers::page(
+        app.post("/support/tenants", "/support/tenants", &fields)
+            .await,
+    )
+    .await;
+    assert_eq!(page.status, reqwest::StatusCode::OK);
+    let temporary = page.text("#temporary-password");
+    assert_eq!(temporary.len(), 20);
+    let again = app.get("/support/tenants").await;
+    assert!(!again.body.contains(&temporary), "shown only once");
+
+    let admin = app.another_browser();
+    assert_eq!(
+        admin
+            .sign_in("nina@northwind.test", &temporary)
+            .await
+            .status(),
+        reqwest::StatusCode::SEE_OTHER
+    );
+    assert!(
+        admin
+            .get("/tools/users")
+            .await
+            .body
+            .contains("nina@northwind.test")
+    );
+    let dup = crate::helpers::page(
+        app.post("/support/tenants", "/support/tenants", &fields)
+            .await,
+    )
+    .await;
+    assert_eq!(dup.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_create_tenants() {
+    let app = TestApp::signed_in_admin().await;
+    let token = app.csrf_token("/tools/integrations").await;
+    let resp = app
+        .post_raw(
+            "/support/tenants",
+            &[
+                ("organisation", "Evil Corp"),
+                ("admin_email", "e@evil.test"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), reqwest::StatusCode::FORBIDDEN);
+    assert!(
+        sync365::store::users::find_tenant_by_name(&app.state.db, "Evil Corp")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
