@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod autotask;
+mod browser;
 mod connectwise;
 mod data;
 mod health;
