@@ -29,6 +29,7 @@ pub struct RawSettings {
     pub worker_enabled: bool,
     pub worker_lease_secs: u64,
     pub log: String,
+    pub trusted_proxies: String,
 }
 
 /// The vendor placeholders: a real deployment sets its own identifiers.
@@ -53,6 +54,7 @@ impl Default for RawSettings {
             worker_enabled: true,
             worker_lease_secs: 30,
             log: "info".into(),
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -80,6 +82,8 @@ pub struct Settings {
     /// taken over after this).
     pub worker_lease_secs: u64,
     pub log: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for sign-in throttling).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A setting that could not be used; the message names the variable.
@@ -164,6 +168,7 @@ impl RawSettings {
                 }
             },
             log: check_log_filter(self.log)?,
+            trusted_proxies: parse_proxies(&self.trusted_proxies)?,
         })
     }
 }
@@ -176,6 +181,20 @@ fn check_log_filter(value: String) -> Result<String, ConfigError> {
         )
     })?;
     Ok(value)
+}
+
+fn parse_proxies(list: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|_| {
+                let message =
+                    format!("{s:?} is not an IP address; list addresses, e.g. 127.0.0.1,::1");
+                invalid("SYNC365_TRUSTED_PROXIES", message)
+            })
+        })
+        .collect()
 }
 
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -318,6 +337,16 @@ mod tests {
     fn a_bad_log_filter_stops_the_start() {
         let err = with(&[("log", "[[[")]).unwrap_err().to_string();
         assert!(err.starts_with("SYNC365_LOG"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses() {
+        let ok = with(&[("trusted_proxies", " 127.0.0.1, ::1 ")]).unwrap();
+        assert_eq!(ok.trusted_proxies.len(), 2);
+        let err = with(&[("trusted_proxies", "proxy.local")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("SYNC365_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Application {
             db,
             settings,
             setup_token,
+            setup_lock: tokio::sync::Mutex::new(()),
             sealer,
             psa,
         });

@@ -2,10 +2,10 @@
 //! database), heartbeats, progress, and the end of a run.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::entity::sync_run as run;
@@ -25,7 +25,7 @@ pub async fn queue_run(
     if let Some(open) = find_open_run(db, tenant_id, connection_id).await? {
         return Ok(open);
     }
-    run::ActiveModel {
+    let fresh = run::ActiveModel {
         connection_id: Set(connection_id),
         tenant_id: Set(tenant_id),
         state: Set(QUEUED.into()),
@@ -33,9 +33,17 @@ pub async fn queue_run(
         queued_at: Set(super::now()),
         progress: Set(Progress::default().to_json()),
         ..Default::default()
-    }
-    .insert(db)
-    .await
+    };
+    // A concurrent request may have queued one since: the one-open-run index keeps the first,
+    // and this insert quietly becomes nothing (inside a transaction too).
+    run::Entity::insert(fresh)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .try_insert()
+        .exec(db)
+        .await?;
+    find_open_run(db, tenant_id, connection_id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the run just queued".into()))
 }
 
 /// The queued or running run of a connection, if any.
@@ -84,6 +92,7 @@ pub async fn claim_next(
     owner: &str,
     lease: Duration,
 ) -> Result<Option<run::Model>, DbErr> {
+    // Limitation: leases use this instance's clock, so instances sharing a database need synchronised clocks.
     let now = super::now();
     let candidates = run::Entity::find()
         .filter(claimable(now))

@@ -116,7 +116,7 @@ async fn login(
         .filter(|c| !c.is_control())
         .take(320)
         .collect();
-    let keys = ThrottleKeys::new(&email, &req);
+    let keys = ThrottleKeys::new(&email, &req, &state.settings.trusted_proxies);
     if !attempt_allowed(&state, &keys).await? {
         return throttled(&state, &session, &req, &form, email, &keys).await;
     }
@@ -149,8 +149,8 @@ struct ThrottleKeys {
 }
 
 impl ThrottleKeys {
-    fn new(email: &str, req: &HttpRequest) -> Self {
-        let address = match req.peer_addr().map(|a| a.ip()) {
+    fn new(email: &str, req: &HttpRequest, trusted_proxies: &[std::net::IpAddr]) -> Self {
+        let address = match super::client::address(req, trusted_proxies) {
             Some(std::net::IpAddr::V6(v6)) => {
                 let s = v6.segments();
                 format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
@@ -183,6 +183,24 @@ async fn attempt_allowed(state: &State, keys: &ThrottleKeys) -> Result<bool, App
             throttle::record_failure(&state.db, key, policy).await? <= policy.allowed_failures;
     }
     Ok(allowed)
+}
+
+/// Counts one current-password check on the password page. False when this user has guessed
+/// wrong too often, so a stolen session cannot become a password-guessing oracle. The key is
+/// apart from sign-in's, so wrong guesses here never lock the owner out of signing in.
+pub async fn password_check_allowed(state: &State, user_id: i64) -> Result<bool, AppError> {
+    let key = format!("password:{user_id}");
+    if throttle::locked_until(&state.db, &key).await?.is_some() {
+        return Ok(false);
+    }
+    let counted = throttle::record_failure(&state.db, &key, PER_ACCOUNT).await?;
+    Ok(counted <= PER_ACCOUNT.allowed_failures)
+}
+
+/// The current password was right: the count starts again.
+pub async fn password_check_passed(state: &State, user_id: i64) -> Result<(), AppError> {
+    throttle::clear(&state.db, &format!("password:{user_id}")).await?;
+    Ok(())
 }
 
 async fn throttled(
@@ -348,6 +366,8 @@ async fn setup(
     req: HttpRequest,
     CheckedForm(form): CheckedForm<SetupForm>,
 ) -> Result<HttpResponse, AppError> {
+    // Limitation: the lock is per process; instances sharing a database should not be set up at once.
+    let _one_at_a_time = state.setup_lock.lock().await;
     setup_available(&state).await?;
     let errors = setup_errors(&state, &form);
     if !errors.is_empty() {
@@ -360,23 +380,8 @@ async fn setup(
         return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
     }
     let hash = password::hash(SecretString::from(form.password)).await?;
-    let user =
-        create_first_admin(&state, form.organisation.trim(), form.email.trim(), hash).await?;
-    let actor = Actor {
-        tenant_id: user.tenant_id,
-        user_id: Some(user.id),
-        email: user.email.clone(),
-    };
-    audit::record(
-        &state.db,
-        &req,
-        actor,
-        "setup",
-        form.organisation.trim(),
-        "succeeded",
-        "",
-    )
-    .await?;
+    let (organisation, email) = (form.organisation.trim(), form.email.trim());
+    create_first_admin(&state, &req, organisation, email, hash).await?;
     Ok(see_other("/login?setup=done"))
 }
 
@@ -407,12 +412,14 @@ fn setup_errors(state: &State, form: &SetupForm) -> Vec<(&'static str, String)> 
     errors
 }
 
+/// The first tenant, its admin and the audit event, in one transaction.
 async fn create_first_admin(
     state: &State,
+    req: &HttpRequest,
     organisation: &str,
     email: &str,
     password_hash: String,
-) -> Result<crate::store::entity::user::Model, AppError> {
+) -> Result<(), AppError> {
     use sea_orm::TransactionTrait;
     let txn = state.db.begin().await?;
     let tenant = users::insert_tenant(&txn, organisation).await?;
@@ -424,6 +431,12 @@ async fn create_first_admin(
         is_support: false,
     };
     let user = users::insert_user(&txn, new).await?;
+    let actor = Actor {
+        tenant_id: user.tenant_id,
+        user_id: Some(user.id),
+        email: user.email,
+    };
+    audit::record(&txn, req, actor, "setup", organisation, "succeeded", "").await?;
     txn.commit().await?;
-    Ok(user)
+    Ok(())
 }

@@ -573,28 +573,24 @@ async fn retest(
     let credentials = crate::sync::credentials::credentials_of(&c, &state.sealer)
         .map_err(|e| AppError::Internal(e.into()))?;
     let target = format!("connection {}", c.id);
-    let (outcome, detail) = match verify(&state, credentials).await {
+    let verified = verify(&state, credentials).await;
+    // The result and its audit event commit together.
+    let txn = state.db.begin().await?;
+    let (outcome, detail) = match verified {
         Ok(v) => {
             let test = TestResult::from_verification(&v);
-            connections::update_test_result(&state.db, tenant, c.id, &test).await?;
+            connections::update_test_result(&txn, tenant, c.id, &test).await?;
             ("succeeded", test.message)
         }
         Err(e) => {
             let message = e.user_message();
-            connections::record_failed_test(&state.db, tenant, c.id, &message).await?;
+            connections::record_failed_test(&txn, tenant, c.id, &message).await?;
             ("failed", message)
         }
     };
-    audit::record(
-        &state.db,
-        &req,
-        Actor::from(&user),
-        "psa_test",
-        &target,
-        outcome,
-        &detail,
-    )
-    .await?;
+    let actor = Actor::from(&user);
+    audit::record(&txn, &req, actor, "psa_test", &target, outcome, &detail).await?;
+    txn.commit().await?;
     Ok(see_other(&connection_path(c.id)))
 }
 
@@ -607,19 +603,12 @@ async fn sync_now(
 ) -> Result<HttpResponse, AppError> {
     let tenant = user.require_admin()?;
     let c = find_own(&state, tenant, *id).await?;
-    let run = runs::queue_run(&state.db, tenant, c.id).await?;
-    let target = format!("connection {}", c.id);
-    let detail = format!("run {}", run.id);
-    audit::record(
-        &state.db,
-        &req,
-        Actor::from(&user),
-        "psa_sync",
-        &target,
-        "queued",
-        &detail,
-    )
-    .await?;
+    let txn = state.db.begin().await?;
+    let run = runs::queue_run(&txn, tenant, c.id).await?;
+    let (target, detail) = (format!("connection {}", c.id), format!("run {}", run.id));
+    let actor = Actor::from(&user);
+    audit::record(&txn, &req, actor, "psa_sync", &target, "queued", &detail).await?;
+    txn.commit().await?;
     Ok(see_other(&connection_path(c.id)))
 }
 

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod csrf;
 pub mod data;
 pub mod error;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The one-time setup token while no user exists.
     pub setup_token: Option<String>,
+    /// Held through a setup, so two concurrent ones cannot both create a first admin.
+    pub setup_lock: tokio::sync::Mutex<()>,
     /// Seals and opens stored PSA secrets.
     pub sealer: crate::secrets::Sealer,
     /// Vendor ids, hosts and outbound policy for PSA calls.

@@ -216,23 +216,16 @@ async fn create_tenant(
     };
     let temporary = super::users::temporary_password();
     let hash = crate::password::hash(secrecy::SecretString::from(temporary.clone())).await?;
-    let Some(tenant_id) = insert_tenant_with_admin(&state, &organisation, &email, hash).await?
-    else {
+    let created = NewTenant {
+        organisation: &organisation,
+        email: &email,
+        password_hash: hash,
+    };
+    if !insert_tenant_with_admin(&state, &req, &user, created).await? {
         page.error =
             "An organisation of that name, or a user with that email, already exists.".into();
         return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
-    };
-    let actor = actor_in(&user, tenant_id);
-    audit::record(
-        &state.db,
-        &req,
-        actor,
-        "tenant_create",
-        &organisation,
-        "succeeded",
-        &email,
-    )
-    .await?;
+    }
     page.created_email = email;
     page.temporary_password = temporary;
     // The page holds a password: neither the browser nor a proxy may keep it.
@@ -244,34 +237,53 @@ async fn create_tenant(
     Ok(resp)
 }
 
-/// Tenant and admin in one transaction; `None` when the name or email is taken.
+/// A tenant to create with its first admin.
+struct NewTenant<'a> {
+    organisation: &'a str,
+    email: &'a str,
+    password_hash: String,
+}
+
+/// Tenant, admin and the audit event in one transaction; false when the name or email is taken.
 async fn insert_tenant_with_admin(
     state: &State,
-    organisation: &str,
-    email: &str,
-    password_hash: String,
-) -> Result<Option<i64>, AppError> {
+    req: &HttpRequest,
+    user: &CurrentUser,
+    new: NewTenant<'_>,
+) -> Result<bool, AppError> {
     use sea_orm::TransactionTrait;
     let txn = state.db.begin().await?;
-    let tenant = match users::insert_tenant(&txn, organisation).await {
+    let tenant = match users::insert_tenant(&txn, new.organisation).await {
         Ok(t) => t,
-        Err(e) if users::is_unique_violation(&e) => return Ok(None),
+        Err(e) if users::is_unique_violation(&e) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
-    let new = users::NewUser {
+    let admin = users::NewUser {
         tenant_id: Some(tenant.id),
-        email,
-        password_hash,
+        email: new.email,
+        password_hash: new.password_hash,
         role: users::Role::Admin,
         is_support: false,
     };
-    match users::insert_user(&txn, new).await {
+    match users::insert_user(&txn, admin).await {
         Ok(_) => {}
-        Err(e) if users::is_unique_violation(&e) => return Ok(None),
+        Err(e) if users::is_unique_violation(&e) => return Ok(false),
         Err(e) => return Err(e.into()),
     }
+    let actor = actor_in(user, tenant.id);
+    let (organisation, email) = (new.organisation, new.email);
+    audit::record(
+        &txn,
+        req,
+        actor,
+        "tenant_create",
+        organisation,
+        "succeeded",
+        email,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(Some(tenant.id))
+    Ok(true)
 }
 
 /// A failed run's error.

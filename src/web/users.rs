@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use rand::distr::{Alphanumeric, SampleString};
+use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -148,7 +149,8 @@ async fn create(
         role,
         is_support: false,
     };
-    match users::insert_user(&state.db, new).await {
+    let txn = state.db.begin().await?;
+    match users::insert_user(&txn, new).await {
         Ok(_) => {}
         Err(e) if users::is_unique_violation(&e) => {
             let mut page = users_page(&state, &session, &user, tenant).await?;
@@ -158,16 +160,18 @@ async fn create(
         }
         Err(e) => return Err(e.into()),
     }
+    let actor = Actor::from(&user);
     audit::record(
-        &state.db,
+        &txn,
         &req,
-        Actor::from(&user),
+        actor,
         "user_create",
         &email,
         "succeeded",
         role.as_str(),
     )
     .await?;
+    txn.commit().await?;
     // Limitation: the temporary password does not force a change at first sign-in.
     let mut page = users_page(&state, &session, &user, tenant).await?;
     page.created_email = email;
@@ -216,17 +220,21 @@ async fn change_role(
         let error = "You cannot change your own role. Ask another admin.";
         return refused(&state, &session, &user, tenant, error).await;
     }
-    users::set_role(&state.db, tenant, target.id, role).await?;
+    // The change and its audit event commit together.
+    let txn = state.db.begin().await?;
+    users::set_role(&txn, tenant, target.id, role).await?;
+    let actor = Actor::from(&user);
     audit::record(
-        &state.db,
+        &txn,
         &req,
-        Actor::from(&user),
+        actor,
         "user_role",
         &target.email,
         "succeeded",
         role.as_str(),
     )
     .await?;
+    txn.commit().await?;
     Ok(see_other("/tools/users"))
 }
 
@@ -244,21 +252,21 @@ async fn deactivate(
         let error = "You cannot deactivate yourself. Ask another admin.";
         return refused(&state, &session, &user, tenant, error).await;
     }
-    use sea_orm::TransactionTrait;
     let txn = state.db.begin().await?;
     users::deactivate(&txn, tenant, target.id).await?;
     sessions::delete_user_sessions(&txn, target.id).await?;
-    txn.commit().await?;
+    let actor = Actor::from(&user);
     audit::record(
-        &state.db,
+        &txn,
         &req,
-        Actor::from(&user),
+        actor,
         "user_deactivate",
         &target.email,
         "succeeded",
         "",
     )
     .await?;
+    txn.commit().await?;
     Ok(see_other("/tools/users"))
 }
 
@@ -316,7 +324,10 @@ async fn change_password(
     let stored = users::find_user(&state.db, user.id)
         .await?
         .map(|u| u.password_hash);
-    // Limitation: wrong current passwords here are audited but not throttled like sign-ins.
+    if !super::auth::password_check_allowed(&state, user.id).await? {
+        let error = "Too many wrong passwords. Try again in a few minutes.".to_string();
+        return failed(error, StatusCode::TOO_MANY_REQUESTS);
+    }
     if !password::verify(SecretString::from(form.current), stored).await? {
         audit::record(
             &state.db,
@@ -331,6 +342,7 @@ async fn change_password(
         let error = "The current password is not right.".to_string();
         return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    super::auth::password_check_passed(&state, user.id).await?;
     if let Err(m) = password::check_new(&form.new) {
         return failed(m, StatusCode::UNPROCESSABLE_ENTITY);
     }
@@ -339,22 +351,25 @@ async fn change_password(
         return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let hash = password::hash(SecretString::from(form.new)).await?;
-    users::set_password_hash(&state.db, user.id, &hash).await?;
     // Every session of this user ends; this browser keeps going under a new session key.
-    sessions::delete_user_sessions(&state.db, user.id).await?;
-    session.renew();
-    session
-        .insert(USER_ID_KEY, user.id)
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let txn = state.db.begin().await?;
+    users::set_password_hash(&txn, user.id, &hash).await?;
+    sessions::delete_user_sessions(&txn, user.id).await?;
+    let actor = Actor::from(&user);
     audit::record(
-        &state.db,
+        &txn,
         &req,
-        Actor::from(&user),
+        actor,
         "password_change",
         &user.email,
         "succeeded",
         "",
     )
     .await?;
+    txn.commit().await?;
+    session.renew();
+    session
+        .insert(USER_ID_KEY, user.id)
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(see_other("/account/password?done=1"))
 }

@@ -465,3 +465,51 @@ async fn parallel_guesses_get_no_more_tries_than_sequential_ones() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn two_setups_sent_at_once_create_exactly_one_first_admin() {
+    let app = TestApp::spawn().await;
+    let token = app.state.setup_token.clone().unwrap();
+    let tabs: Vec<TestApp> = (0..4).map(|_| app.another_browser()).collect();
+    let mut tokens = vec![];
+    for tab in &tabs {
+        tokens.push(tab.csrf_token("/setup").await);
+    }
+    let sends = tabs
+        .iter()
+        .zip(&tokens)
+        .enumerate()
+        .map(|(i, (tab, csrf))| {
+            let organisation = format!("Org {i}");
+            let email = format!("first{i}@contoso.test");
+            let token = token.clone();
+            async move {
+                let fields = [
+                    ("csrf_token", csrf.as_str()),
+                    ("setup_token", token.as_str()),
+                    ("organisation", organisation.as_str()),
+                    ("email", email.as_str()),
+                    ("password", ADMIN_PASSWORD),
+                    ("password_confirm", ADMIN_PASSWORD),
+                ];
+                tab.post_raw("/setup", &fields).await.status()
+            }
+        });
+    let statuses = futures::future::join_all(sends).await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::NOT_FOUND)
+    );
+    assert_eq!(
+        sync365::store::users::count_users(&app.state.db)
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -167,3 +167,80 @@ async fn hostile_search_and_filter_values_never_cause_a_500() {
         }
     }
 }
+
+/// A value for one field: arbitrary Unicode (control characters and NUL included), a known
+/// hostile value, or a long run of one character.
+fn any_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        proptest::sample::select(hostile_values()),
+        (any::<char>(), 0usize..5000).prop_map(|(c, n)| c.to_string().repeat(n)),
+    ]
+}
+
+/// A form: some of the route's real fields and some made-up ones, each with any value. The
+/// ConnectWise site stays on a region so every PSA call goes to the sandbox.
+fn any_form() -> impl proptest::strategy::Strategy<Value = Vec<(String, String)>> {
+    use proptest::prelude::*;
+    let names = proptest::sample::select(vec![
+        "email",
+        "password",
+        "password_confirm",
+        "setup_token",
+        "organisation",
+        "admin_email",
+        "current",
+        "new",
+        "confirm",
+        "role",
+        "psa_type",
+        "company_id",
+        "public_key",
+        "private_key",
+        "zone",
+        "username",
+        "secret",
+        "action",
+        "next",
+        "unknown\0field",
+    ]);
+    proptest::collection::vec((names.prop_map(String::from), any_value()), 0..8).prop_map(
+        |mut fields| {
+            fields.push(("site".into(), "na".into()));
+            fields
+        },
+    )
+}
+
+#[tokio::test]
+async fn generated_forms_sent_to_every_post_route_never_cause_a_500() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRunner};
+
+    let sb = crate::sandbox::spawn_default().await;
+    let app = TestApp::against(&sb, false).await;
+    crate::integrations::admin_of(&app, "Contoso IT", "admin@contoso.test").await;
+    let connection = crate::integrations::save_connectwise(&app).await;
+    let mut runner = TestRunner::new(Config::with_cases(24));
+    // Signing out would end the test's session; its form has no fields anyway.
+    let routes = crate::security::POST_ROUTES
+        .iter()
+        .filter(|r| **r != "/logout");
+    for route in routes {
+        let path = crate::security::fill(route, connection, 1, connection);
+        for _ in 0..24 {
+            let form = any_form().new_tree(&mut runner).unwrap().current();
+            let fields: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let status = app
+                .post("/tools/integrations", &path, &fields)
+                .await
+                .status();
+            assert!(
+                !status.is_server_error(),
+                "{path} with {form:.200?}: {status}"
+            );
+        }
+    }
+}

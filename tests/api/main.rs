@@ -13,6 +13,8 @@ mod hostile;
 mod integrations;
 mod restart;
 mod sandbox;
+mod secrets;
+mod security;
 mod support;
 mod sync;
 mod users;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sync365::store::entity::{audit_event, user};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, location};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, location, page};
 use crate::support::support_browser;
 
 const MEMBER: &str = "member@contoso.test";
@@ -414,5 +414,39 @@ async fn only_admins_see_users_in_the_tools_menu() {
             .get("/tools/activity")
             .await
             .has("a[href='/tools/activity']")
+    );
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_without_locking_the_owner_out_of_sign_in() {
+    let app = TestApp::signed_in_admin().await;
+    let new = "a much longer new passphrase";
+    let change = |current: &'static str| [("current", current), ("new", new), ("confirm", new)];
+    for _ in 0..5 {
+        let resp = app
+            .post(
+                "/account/password",
+                "/account/password",
+                &change("wrong guess"),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let resp = app
+        .post(
+            "/account/password",
+            "/account/password",
+            &change(ADMIN_PASSWORD),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page(resp).await.text("#form-error").contains("Too many"));
+
+    let fresh = app.another_browser();
+    let signed_in = fresh.sign_in("admin@contoso.test", ADMIN_PASSWORD).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "the old password still works"
     );
 }
