@@ -98,8 +98,8 @@ fn serve(state: Arc<AppState>, keys: Keys, listener: TcpListener) -> anyhow::Res
                 secure,
             ))
             .wrap(ErrorHandlers::new().default_handler(web::error::render_error_page))
-            .wrap(security_headers())
-            .wrap(TracingLogger::default())
+            .wrap(security_headers(secure))
+            .wrap(TracingLogger::<telemetry::RequestSpans>::new())
             .app_data(data.clone())
             .app_data(aweb::FormConfig::default().limit(64 * 1024))
             .configure(web::routes)
@@ -116,7 +116,15 @@ fn session_middleware(
     secure: bool,
 ) -> SessionMiddleware<DbSessionStore> {
     SessionMiddleware::builder(DbSessionStore::new(db), key)
-        .cookie_name("sync365_session".into())
+        // Behind https the `__Host-` prefix keeps the cookie to this exact host and path.
+        .cookie_name(
+            if secure {
+                "__Host-sync365_session"
+            } else {
+                "sync365_session"
+            }
+            .into(),
+        )
         .cookie_http_only(true)
         .cookie_secure(secure)
         .cookie_same_site(SameSite::Lax)
@@ -130,8 +138,14 @@ fn session_middleware(
 
 /// CSP without inline script or style, no framing, no referrer leaks, no sniffing, no caching
 /// of pages that may show tenant data.
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(secure: bool) -> DefaultHeaders {
+    let headers = if secure {
+        // Served over https: browsers must never fall back to plain http for a year.
+        DefaultHeaders::new().add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add(("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))

@@ -122,6 +122,30 @@ pub async fn claim_next(
     Ok(None)
 }
 
+/// Fails a connection's queued or running run with `reason`: its instance notices at the next
+/// heartbeat, and its snapshot can no longer become live.
+pub async fn supersede_open_runs(
+    db: &impl ConnectionTrait,
+    tenant_id: i64,
+    connection_id: i64,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let done = run::Entity::update_many()
+        .col_expr(run::Column::State, Expr::value(FAILED))
+        .col_expr(run::Column::FinishedAt, Expr::value(super::now()))
+        .col_expr(
+            run::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(run::Column::Error, Expr::value(reason))
+        .filter(run::Column::TenantId.eq(tenant_id))
+        .filter(run::Column::ConnectionId.eq(connection_id))
+        .filter(run::Column::State.is_in([QUEUED, RUNNING]))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
 /// Extends the lease and stores progress; false when the run is no longer ours.
 pub async fn heartbeat(
     db: &impl ConnectionTrait,

@@ -22,6 +22,20 @@ pub enum StoredError {
     Invalid(String),
 }
 
+impl StoredError {
+    /// What the user sees: what went wrong and how to fix it.
+    pub fn user_message(&self) -> String {
+        match self {
+            StoredError::Sealed(_) => "The stored secret could not be opened (was the data \
+                directory's sealing.key replaced?). Edit the connection and enter the secret again."
+                .into(),
+            StoredError::Invalid(why) => format!(
+                "The stored settings are not valid any more ({why}). Edit the connection and save it again."
+            ),
+        }
+    }
+}
+
 /// The host column for a ConnectWise site: the cloud key or the self-hosted URL.
 pub fn site_to_host(site: &Site) -> String {
     match site {

@@ -107,23 +107,25 @@ async fn login(
     req: HttpRequest,
     CheckedForm(form): CheckedForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    // Control characters (NUL among them) never belong in an email, and PostgreSQL refuses NUL.
+    // What is shown back in the form: no control characters (PostgreSQL refuses NUL).
     let email: String = form
         .email
         .trim()
-        .to_lowercase()
         .chars()
         .filter(|c| !c.is_control())
         .take(320)
         .collect();
-    let keys = ThrottleKeys::new(&email, &req, &state.settings.trusted_proxies);
+    // Throttling, lookup and audit all use the one canonical spelling, so no variant of an
+    // address gets an allowance of its own. Anything that is not an email shares one key.
+    let account = crate::domain::account::parse_email(&form.email).ok();
+    let canonical = account.as_deref().unwrap_or(NOT_AN_EMAIL);
+    let keys = ThrottleKeys::new(canonical, &req, &state.settings.trusted_proxies);
     if !attempt_allowed(&state, &keys).await? {
         return throttled(&state, &session, &req, &form, email, &keys).await;
     }
-    // Not even an email address: no such user, and no lookup needed.
-    let user = match crate::domain::account::parse_email(&email) {
-        Ok(valid) => users::find_user_by_email(&state.db, &valid).await?,
-        Err(_) => None,
+    let user = match &account {
+        Some(valid) => users::find_user_by_email(&state.db, valid).await?,
+        None => None,
     };
     let stored = user
         .as_ref()
@@ -133,13 +135,17 @@ async fn login(
     match user.filter(|_| ok) {
         Some(user) => sign_in(&state, &session, &req, user, &keys, &form.next).await,
         None => {
-            let actor = Actor::anonymous(&email);
-            audit::record(&state.db, &req, actor, "sign_in", &email, "failed", "").await?;
+            let actor = Actor::anonymous(canonical);
+            audit::record(&state.db, &req, actor, "sign_in", canonical, "failed", "").await?;
             let error = "That email and password do not match an active account.".to_string();
             login_failed(&session, &form, email, error, StatusCode::UNAUTHORIZED)
         }
     }
 }
+
+/// What the throttle and the audit log use for typed text that is not an email address (it
+/// could be a password typed into the wrong field).
+const NOT_AN_EMAIL: &str = "(not an email address)";
 
 /// The throttling keys of one attempt: the account, and the client address (an IPv6 client
 /// by its /64, since one host can use the whole prefix).
@@ -219,16 +225,9 @@ async fn throttled(
                 .unwrap_or(until),
         );
     }
-    audit::record(
-        &state.db,
-        req,
-        Actor::anonymous(&email),
-        "sign_in",
-        &email,
-        "throttled",
-        "",
-    )
-    .await?;
+    let canonical = keys.account.trim_start_matches("account:");
+    let actor = Actor::anonymous(canonical);
+    audit::record(&state.db, req, actor, "sign_in", canonical, "throttled", "").await?;
     let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
     let error = format!("Too many failed sign-ins. Try again in {minutes} minute(s).");
     login_failed(session, form, email, error, StatusCode::TOO_MANY_REQUESTS)

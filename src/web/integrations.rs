@@ -570,28 +570,41 @@ async fn retest(
 ) -> Result<HttpResponse, AppError> {
     let tenant = user.require_admin()?;
     let c = find_own(&state, tenant, *id).await?;
-    let credentials = crate::sync::credentials::credentials_of(&c, &state.sealer)
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let target = format!("connection {}", c.id);
-    let verified = verify(&state, credentials).await;
-    // The result and its audit event commit together.
+    test_again(&state, &req, Actor::from(&user), "psa_test", &c).await?;
+    Ok(see_other(&connection_path(c.id)))
+}
+
+/// Tests a saved connection again with its stored credentials; the result and its audit event
+/// commit together. A stored secret that cannot be opened is a failed test that says so.
+pub async fn test_again(
+    state: &State,
+    req: &HttpRequest,
+    actor: Actor,
+    action: &'static str,
+    c: &psa_connection::Model,
+) -> Result<(), AppError> {
+    let verified = match crate::sync::credentials::credentials_of(c, &state.sealer) {
+        Ok(credentials) => verify(state, credentials)
+            .await
+            .map_err(|e| e.user_message()),
+        Err(e) => Err(e.user_message()),
+    };
     let txn = state.db.begin().await?;
     let (outcome, detail) = match verified {
         Ok(v) => {
             let test = TestResult::from_verification(&v);
-            connections::update_test_result(&txn, tenant, c.id, &test).await?;
+            connections::update_test_result(&txn, c.tenant_id, c.id, &test).await?;
             ("succeeded", test.message)
         }
-        Err(e) => {
-            let message = e.user_message();
-            connections::record_failed_test(&txn, tenant, c.id, &message).await?;
+        Err(message) => {
+            connections::record_failed_test(&txn, c.tenant_id, c.id, &message).await?;
             ("failed", message)
         }
     };
-    let actor = Actor::from(&user);
-    audit::record(&txn, &req, actor, "psa_test", &target, outcome, &detail).await?;
+    let target = format!("connection {}", c.id);
+    audit::record(&txn, req, actor, action, &target, outcome, &detail).await?;
     txn.commit().await?;
-    Ok(see_other(&connection_path(c.id)))
+    Ok(())
 }
 
 async fn sync_now(
@@ -673,8 +686,6 @@ async fn edit(
             String::new(),
         );
     }
-    ctx.audit("psa_edit", &target, "succeeded", &audit_target(&identity))
-        .await?;
     Ok(see_other(&connection_path(c.id)))
 }
 
@@ -714,11 +725,28 @@ async fn update(
         Err(e) => return Err(e.into()),
     }
     connections::update_test_result(&txn, ctx.tenant, id, test).await?;
-    // The records shown must come from the account now saved.
+    // The records shown must come from the account now saved: a run still going with the old
+    // one may not become live.
+    runs::supersede_open_runs(&txn, ctx.tenant, id, SUPERSEDED).await?;
     runs::queue_run(&txn, ctx.tenant, id).await?;
+    let (target, detail) = (format!("connection {id}"), audit_target(identity));
+    let actor = Actor::from(ctx.user);
+    audit::record(
+        &txn,
+        ctx.req,
+        actor,
+        "psa_edit",
+        &target,
+        "succeeded",
+        &detail,
+    )
+    .await?;
     txn.commit().await?;
     Ok(true)
 }
+
+/// Why a run stopped when its connection was edited.
+const SUPERSEDED: &str = "The connection was edited while this run was going; a new run was queued with the new settings.";
 
 #[derive(Deserialize)]
 struct DeleteForm {

@@ -17,8 +17,7 @@ use super::error::AppError;
 use super::page::{Layout, see_other};
 use super::user::CurrentUser;
 use super::views::{ConnectionRow, ConnectionView, RunView, TestView, when};
-use crate::psa::connector::Connector;
-use crate::store::connections::{self, TestResult};
+use crate::store::connections;
 use crate::store::entity::{psa_connection, sync_run, tenant};
 use crate::store::{runs, users};
 
@@ -428,33 +427,7 @@ async fn retest(
     let c = connections::find_connection(&state.db, tid, cid)
         .await?
         .ok_or(AppError::NotFound)?;
-    let creds = crate::sync::credentials::credentials_of(&c, &state.sealer)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored connection unusable: {e}")))?;
-    let verified = match Connector::new(creds, &state.psa) {
-        Ok(connector) => connector.verify().await,
-        Err(e) => Err(e),
-    };
-    let (outcome, detail) = match verified {
-        Ok(v) => {
-            let test = TestResult::from_verification(&v);
-            connections::update_test_result(&state.db, tid, c.id, &test).await?;
-            ("succeeded", test.message)
-        }
-        Err(e) => {
-            let message = e.user_message();
-            connections::record_failed_test(&state.db, tid, c.id, &message).await?;
-            ("failed", message)
-        }
-    };
-    audit::record(
-        &state.db,
-        &req,
-        actor_in(&user, tid),
-        "support_psa_test",
-        &format!("connection {}", c.id),
-        outcome,
-        &detail,
-    )
-    .await?;
+    let actor = actor_in(&user, tid);
+    super::integrations::test_again(&state, &req, actor, "support_psa_test", &c).await?;
     Ok(see_other(&format!("/support/tenants/{tid}")))
 }

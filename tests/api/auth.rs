@@ -513,3 +513,46 @@ async fn two_setups_sent_at_once_create_exactly_one_first_admin() {
         1
     );
 }
+
+#[tokio::test]
+async fn other_spellings_of_an_address_count_against_the_same_lockout() {
+    let app = TestApp::spawn().await;
+    app.create_user(
+        Some("Contoso IT"),
+        "ann@contoso.test",
+        ADMIN_PASSWORD,
+        "admin",
+        false,
+    )
+    .await;
+    let with_control = app.sign_in("ann@contoso.test\u{7f}", ADMIN_PASSWORD).await;
+    assert_eq!(
+        with_control.status(),
+        StatusCode::UNAUTHORIZED,
+        "not the same account"
+    );
+    let spellings = [
+        "Ann@Contoso.TEST",
+        " ann@contoso.test ",
+        "\u{3000}ann@contoso.test",
+        "ANN@contoso.test\u{3000}",
+        "ann@CONTOSO.test",
+    ];
+    for email in spellings {
+        let status = app.sign_in(email, "wrong password!").await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{email:?}");
+    }
+    let locked = app.sign_in("ann@contoso.test", ADMIN_PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn text_that_is_not_an_email_is_not_stored_in_the_activity_log() {
+    let app = TestApp::spawn().await;
+    app.sign_in("my secret password typed here", "x").await;
+    let events = sync365::store::audit::find_events_by_action(&app.state.db, "sign_in")
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(!format!("{:?}", events[0]).contains("secret password"));
+}

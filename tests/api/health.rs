@@ -31,6 +31,26 @@ async fn pages_carry_security_headers() {
     );
     assert_eq!(h["referrer-policy"], "same-origin");
     assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "plain http sends no HSTS"
+    );
+}
+
+#[tokio::test]
+async fn behind_https_pages_send_hsts_and_a_host_only_secure_session_cookie() {
+    let app = TestApp::spawn_with(&[("cookie_secure", "true")]).await;
+    let resp = app.get_raw("/login").await;
+    let h = resp.headers();
+    assert!(
+        h["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let cookie = h["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-sync365_session="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sync365::sandbox::RunningSandbox;
 use sync365::store::entity::{audit_event, customer, psa_connection, sync_run};
+use sync365::store::runs;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, location, page};
 use crate::sandbox::{AT_FULL, AT_OTHER_ZONE, CW_FULL, spawn_default};
@@ -775,4 +776,54 @@ async fn an_autotask_network_failure_is_shown_beside_the_zone() {
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
     let shown = format!("{}{}", p.text("#zone-error"), p.text("#form-error"));
     assert!(!shown.is_empty(), "the reason is visible: {}", p.body);
+}
+
+#[tokio::test]
+async fn an_edit_during_a_run_stops_that_run_from_going_live_and_queues_a_new_one() {
+    let (app, _sb) = app_with_sandbox().await;
+    let id = save_connectwise(&app).await;
+    let db = &app.state.db;
+    let lease = chrono::Duration::seconds(30);
+    let old = runs::claim_next(db, "another-instance", lease)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let edit = format!("/tools/integrations/psa/{id}/edit");
+    let resp = app.post(&edit, &edit, &cw_fields("", "save")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let stopped = sync_run::Entity::find_by_id(old.id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stopped.state, "failed");
+    assert!(stopped.error.unwrap_or_default().contains("edited"));
+    let progress = sync365::sync::progress::Progress::default();
+    let still_ours = runs::heartbeat(db, old.id, "another-instance", lease, &progress).await;
+    assert!(
+        !still_ours.unwrap(),
+        "the old run's instance learns it is no longer its run"
+    );
+    let key = sync365::store::snapshots::SnapshotKey {
+        tenant_id: old.tenant_id,
+        connection_id: id,
+        snapshot: sync365::store::snapshots::snapshot_of(old.id, old.attempts),
+    };
+    let promoted = sync365::store::snapshots::promote_and_finish(
+        db,
+        key,
+        old.id,
+        "another-instance",
+        &progress,
+    )
+    .await
+    .unwrap();
+    assert!(!promoted, "the old account's records never become live");
+    let open = runs::find_open_run(db, old.tenant_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((open.state.as_str(), open.id > old.id), ("queued", true));
 }
