@@ -131,6 +131,7 @@ async fn create_user(settings: Settings, args: CreateUser) -> anyhow::Result<()>
         password_hash,
         role,
         is_support: args.support,
+        must_change_password: false,
     };
     match users::insert_user(&db, new).await {
         Ok(u) => println!("created user {} (id {})", u.email, u.id),

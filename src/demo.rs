@@ -83,6 +83,7 @@ async fn create_demo_user(settings: &Settings) -> anyhow::Result<()> {
         password_hash: hash,
         role: Role::Admin,
         is_support: false,
+        must_change_password: false,
     };
     users::insert_user(db, new).await?;
     Ok(())

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261203_000001_foundation;
 mod m20261203_000002_integrations;
 mod m20261203_000003_one_open_run;
+mod m20261203_000004_temporary_passwords;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_foundation::Migration),
             Box::new(m20261203_000002_integrations::Migration),
             Box::new(m20261203_000003_one_open_run::Migration),
+            Box::new(m20261203_000004_temporary_passwords::Migration),
         ]
     }
 }

@@ -38,6 +38,8 @@ pub struct NewUser<'a> {
     pub password_hash: String,
     pub role: Role,
     pub is_support: bool,
+    /// The password was handed over (temporary): the user must choose their own.
+    pub must_change_password: bool,
 }
 
 pub async fn count_users(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
@@ -119,6 +121,7 @@ pub async fn insert_user(
         is_support: Set(new.is_support),
         active: Set(true),
         created_at: Set(super::now()),
+        must_change_password: Set(new.must_change_password),
         ..Default::default()
     }
     .insert(db)
@@ -180,6 +183,7 @@ pub async fn set_password_hash(
     use sea_orm::sea_query::Expr;
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::MustChangePassword, Expr::value(false))
         .filter(user::Column::Id.eq(id))
         .exec(db)
         .await

@@ -428,6 +428,7 @@ async fn create_first_admin(
         password_hash,
         role: Role::Admin,
         is_support: false,
+        must_change_password: false,
     };
     let user = users::insert_user(&txn, new).await?;
     let actor = Actor {

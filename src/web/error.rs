@@ -14,6 +14,9 @@ pub enum AppError {
     /// Not signed in: redirect to the sign-in page, then back to `return_to`.
     #[error("sign-in required")]
     SignInRequired { return_to: String },
+    /// Signed in with a temporary password: choose one's own first.
+    #[error("password change required")]
+    PasswordChangeRequired,
     /// The CSRF token was missing or wrong.
     #[error("CSRF token missing or wrong")]
     Csrf,
@@ -53,6 +56,7 @@ impl AppError {
     fn message(&self) -> &'static str {
         match self {
             AppError::SignInRequired { .. } => "Please sign in.",
+            AppError::PasswordChangeRequired => "Choose your own password first.",
             AppError::Csrf => {
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
             }
@@ -72,7 +76,9 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::SignInRequired { .. } | AppError::PasswordChangeRequired => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -92,6 +98,11 @@ impl ResponseError for AppError {
             let location = format!("/login?next={}", urlencode(return_to));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        if let AppError::PasswordChangeRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/account/password?first=1"))
                 .finish();
         }
         let mut resp = HttpResponse::build(self.status_code()).finish();

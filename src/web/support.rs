@@ -263,6 +263,7 @@ async fn insert_tenant_with_admin(
         password_hash: new.password_hash,
         role: users::Role::Admin,
         is_support: false,
+        must_change_password: true,
     };
     match users::insert_user(&txn, admin).await {
         Ok(_) => {}

@@ -23,6 +23,8 @@ pub struct CurrentUser {
     pub tenant_name: String,
     pub role: Role,
     pub is_support: bool,
+    /// Signed in with a temporary password, not yet replaced.
+    pub must_change_password: bool,
 }
 
 impl CurrentUser {
@@ -51,6 +53,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = req.get_session();
         let state = req.app_data::<State>().cloned();
+        let path = req.path().to_string();
         let return_to = if req.method() == Method::GET {
             req.uri().to_string()
         } else {
@@ -64,6 +67,9 @@ impl FromRequest for CurrentUser {
                 return Err(AppError::SignInRequired { return_to });
             };
             match load(&state, user_id).await? {
+                Some(user) if user.must_change_password && !may_skip_change(&path) => {
+                    Err(AppError::PasswordChangeRequired)
+                }
                 Some(user) => Ok(user),
                 None => {
                     session.purge();
@@ -72,6 +78,11 @@ impl FromRequest for CurrentUser {
             }
         })
     }
+}
+
+/// The pages a user with a temporary password may open: choosing their own, and leaving.
+fn may_skip_change(path: &str) -> bool {
+    matches!(path, "/account/password" | "/logout")
 }
 
 async fn load(state: &State, user_id: i64) -> Result<Option<CurrentUser>, AppError> {
@@ -95,5 +106,6 @@ async fn load(state: &State, user_id: i64) -> Result<Option<CurrentUser>, AppErr
         tenant_name,
         role: Role::parse(&user.role).unwrap_or(Role::Member),
         is_support: user.is_support,
+        must_change_password: user.must_change_password,
     }))
 }

@@ -148,6 +148,7 @@ async fn create(
         password_hash: hash,
         role,
         is_support: false,
+        must_change_password: true,
     };
     let txn = state.db.begin().await?;
     match users::insert_user(&txn, new).await {
@@ -276,6 +277,8 @@ struct PasswordPage {
     layout: Layout,
     error: String,
     done: bool,
+    /// Signed in with a temporary password: nothing else opens until it is replaced.
+    must_change: bool,
 }
 
 #[derive(Deserialize)]
@@ -292,6 +295,7 @@ async fn password_page(
         layout: Layout::signed_in(&session, &user, "account")?,
         error: String::new(),
         done: query.done.is_some(),
+        must_change: user.must_change_password,
     };
     Ok(respond(page, StatusCode::OK))
 }
@@ -318,6 +322,7 @@ async fn change_password(
             layout: Layout::signed_in(&session, &user, "account")?,
             error,
             done: false,
+            must_change: user.must_change_password,
         };
         Ok(respond(page, status))
     };

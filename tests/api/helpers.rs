@@ -188,6 +188,7 @@ impl TestApp {
             password_hash: hash,
             role,
             is_support: support,
+            must_change_password: false,
         };
         users::insert_user(db, new).await.expect("user").id
     }

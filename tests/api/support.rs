@@ -316,6 +316,7 @@ async fn support_creates_a_tenant_whose_admin_signs_in_with_the_password_shown_o
             .status(),
         reqwest::StatusCode::SEE_OTHER
     );
+    crate::users::choose_own_password(&admin, &temporary).await;
     assert!(
         admin
             .get("/tools/users")

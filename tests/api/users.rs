@@ -67,10 +67,26 @@ async fn an_admin_adds_a_user_whose_temporary_password_is_shown_once_and_works()
     let newcomer = app.another_browser();
     let resp = newcomer.sign_in("new@contoso.test", &temporary).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        newcomer.get("/tools/integrations").await.status,
-        StatusCode::OK
-    );
+    choose_own_password(&newcomer, &temporary).await;
+}
+
+/// A user signed in with a temporary password is held on the password page until they choose
+/// their own, then goes on as usual.
+pub async fn choose_own_password(user: &TestApp, temporary: &str) {
+    for path in ["/tools/integrations", "/customers", "/tools/activity"] {
+        let held = user.get_raw(path).await;
+        assert_eq!(held.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(location(&held).starts_with("/account/password"), "{path}");
+    }
+    let page = user.get("/account/password?first=1").await;
+    assert!(page.has("#must-change"));
+    let own = "my very own passphrase";
+    let change = [("current", temporary), ("new", own), ("confirm", own)];
+    let resp = user
+        .post("/account/password", "/account/password", &change)
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(user.get("/tools/integrations").await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ pub struct Model {
     pub is_support: bool,
     pub active: bool,
     pub created_at: DateTimeUtc,
+    /// Signed in with a temporary password: must choose their own before anything else.
+    pub must_change_password: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
