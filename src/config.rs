@@ -28,6 +28,7 @@ pub struct RawSettings {
     pub support_can_test: bool,
     pub worker_enabled: bool,
     pub worker_lease_secs: u64,
+    pub worker_max_run_secs: u64,
     pub log: String,
     pub trusted_proxies: String,
 }
@@ -53,6 +54,7 @@ impl Default for RawSettings {
             support_can_test: false,
             worker_enabled: true,
             worker_lease_secs: 30,
+            worker_max_run_secs: 4 * 3600,
             log: "info".into(),
             trusted_proxies: String::new(),
         }
@@ -81,6 +83,8 @@ pub struct Settings {
     /// How long a claimed run stays claimed without a heartbeat (a crashed instance's run is
     /// taken over after this).
     pub worker_lease_secs: u64,
+    /// The longest one retrieval run may take before it is stopped and marked failed.
+    pub worker_max_run_secs: u64,
     pub log: String,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for sign-in throttling).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -165,6 +169,13 @@ impl RawSettings {
                         "SYNC365_WORKER_LEASE_SECS",
                         "must be between 3 and 3600 seconds",
                     ));
+                }
+            },
+            worker_max_run_secs: match self.worker_max_run_secs {
+                1..=86_400 => self.worker_max_run_secs,
+                _ => {
+                    let message = "must be between 1 and 86400 seconds";
+                    return Err(invalid("SYNC365_WORKER_MAX_RUN_SECS", message));
                 }
             },
             log: check_log_filter(self.log)?,

@@ -62,7 +62,7 @@ impl Application {
         if state.settings.worker_enabled {
             sync::worker::spawn(
                 state.clone(),
-                sync::worker::WorkerTiming::with_lease(state.settings.worker_lease_secs),
+                sync::worker::WorkerTiming::from_settings(&state.settings),
             )?;
         }
         let port = listener.local_addr()?.port();

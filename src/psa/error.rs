@@ -77,6 +77,9 @@ pub enum PsaError {
     /// A link in a response pointed at a host other than the configured one.
     #[error("refused to follow a link to {host}")]
     ForeignLink { host: String },
+    /// More records of one kind than any MSP's PSA holds: the source is broken or hostile.
+    #[error("more than {limit} {what}")]
+    TooMany { what: &'static str, limit: u64 },
     /// The PSA refused a request for a reason not covered above; its own code and message are
     /// kept because support needs them (e.g. an API version it no longer serves).
     #[error("{host} answered {status} {code}: {message}")]
@@ -208,6 +211,10 @@ impl PsaError {
             ),
             Self::Upstream { host, .. } => format!(
                 "{host} failed while answering. Try again later; if it keeps happening, contact the PSA vendor."
+            ),
+            Self::TooMany { what, limit } => format!(
+                "The PSA sent more than {limit} {what}, far beyond any real account, so the \
+                 retrieval stopped. Check that the connection points at your own PSA."
             ),
             Self::ForeignLink { host } => format!(
                 "The PSA pointed the portal at another host ({host}); the portal does not send your credentials there."

@@ -27,15 +27,18 @@ pub struct WorkerTiming {
     pub idle_poll: Duration,
     /// Claims after which an interrupted run is marked failed instead of tried again.
     pub max_attempts: i32,
+    /// The longest a run may take: a PSA that never stops answering must not hold the worker.
+    pub max_run: Duration,
 }
 
 impl WorkerTiming {
-    /// The timing for a lease: the heartbeat beats ten times per lease.
-    pub fn with_lease(lease_secs: u64) -> Self {
-        let lease = Duration::from_secs(lease_secs);
+    /// The timing for the settings: the heartbeat beats ten times per lease.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        let lease = Duration::from_secs(settings.worker_lease_secs);
         Self {
             lease,
             heartbeat: (lease / 10).max(Duration::from_millis(300)),
+            max_run: Duration::from_secs(settings.worker_max_run_secs),
             ..Self::default()
         }
     }
@@ -48,6 +51,8 @@ impl Default for WorkerTiming {
             heartbeat: Duration::from_secs(2),
             idle_poll: Duration::from_secs(1),
             max_attempts: 3,
+            // The largest standard data set takes minutes; hours mean something is wrong.
+            max_run: Duration::from_secs(4 * 3600),
         }
     }
 }
@@ -125,13 +130,18 @@ async fn run_claimed(state: &AppState, owner: &str, timing: WorkerTiming, run: s
     } else {
         // A panic while reading a PSA's answer fails this run only, never the worker.
         let work = retrieve_with_heartbeat(state, owner, timing, &run, key, progress.clone());
-        AssertUnwindSafe(work)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
+        let caught = AssertUnwindSafe(work).catch_unwind();
+        match tokio::time::timeout(timing.max_run, caught).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => {
                 tracing::error!("retrieval panicked");
                 Err(UNEXPECTED.to_string())
-            })
+            }
+            Err(_) => {
+                tracing::warn!("retrieval ran past its time limit");
+                Err(too_long(timing.max_run))
+            }
+        }
     };
     let snapshot = current(&progress);
     let finished = match outcome {
@@ -147,6 +157,14 @@ async fn run_claimed(state: &AppState, owner: &str, timing: WorkerTiming, run: s
 
 const INTERRUPTED: &str =
     "The retrieval was interrupted several times and has stopped. Click Sync now to try again.";
+fn too_long(limit: Duration) -> String {
+    let hours = limit.as_secs_f64() / 3600.0;
+    format!(
+        "The retrieval was still going after {hours:.1} hours and was stopped; the last complete \
+         data stays. Check that the connection points at your own PSA, then click Sync now."
+    )
+}
+
 const UNEXPECTED: &str = "The retrieval failed unexpectedly. Try again; our team has been told.";
 const DATABASE: &str =
     "The portal's database was unavailable during the retrieval. Click Sync now to try again.";
@@ -225,6 +243,7 @@ async fn retrieve(
         db: state.db.clone(),
         key,
         progress,
+        max_per_kind: super::sink::MAX_RECORDS_PER_KIND,
     };
     connector.retrieve(&mut sink).await.map_err(|e| {
         tracing::warn!(error = %e, "retrieval failed");

@@ -64,8 +64,9 @@ pub async fn settings(data_dir: &std::path::Path, overrides: &[(&str, &str)]) ->
         .merge(("worker_enabled", false))
         .merge(("outbound_allow_private", true));
     for (k, v) in overrides {
-        f = match *v {
-            "true" | "false" => f.merge((*k, *v == "true")),
+        f = match (*v, v.parse::<u64>()) {
+            ("true" | "false", _) => f.merge((*k, *v == "true")),
+            (_, Ok(number)) => f.merge((*k, number)),
             _ => f.merge((*k, *v)),
         };
     }

@@ -496,3 +496,43 @@ async fn a_retrieval_with_slow_bodies_finishes_with_the_same_records() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_run_past_its_time_limit_stops_with_a_message_and_keeps_the_last_data() {
+    let sb = sandbox_with(60).await;
+    let mut settings: Vec<(String, String)> = crate::helpers::sandbox_overrides(&sb);
+    settings.push(("worker_enabled".into(), "true".into()));
+    settings.push(("worker_max_run_secs".into(), "2".into()));
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let app = TestApp::spawn_with(&pairs).await;
+    let conn = store_connectwise(&app, "FullAccessPriv01").await;
+    let first = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    assert_eq!(wait_for_end(&app, first.id).await.state, runs::SUCCEEDED);
+    let before = live_customers(&app, conn.id).await;
+
+    sb.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    });
+    let slow = runs::queue_run(&app.state.db, conn.tenant_id, conn.id)
+        .await
+        .unwrap();
+    let stopped = wait_for_end(&app, slow.id).await;
+    assert_eq!(stopped.state, runs::FAILED);
+    assert!(
+        stopped
+            .error
+            .unwrap_or_default()
+            .contains("still going after")
+    );
+    assert_eq!(
+        live_customers(&app, conn.id).await,
+        before,
+        "the last data stays"
+    );
+}
