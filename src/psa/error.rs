@@ -77,6 +77,9 @@ pub enum PsaError {
     /// A link in a response pointed at a host other than the configured one.
     #[error("refused to follow a link to {host}")]
     ForeignLink { host: String },
+    /// This organisation ran more connection tests in a short time than the portal allows.
+    #[error("too many connection tests")]
+    TooManyTests,
     /// More records of one kind than any MSP's PSA holds: the source is broken or hostile.
     #[error("more than {limit} {what}")]
     TooMany { what: &'static str, limit: u64 },
@@ -212,6 +215,9 @@ impl PsaError {
             Self::Upstream { host, .. } => format!(
                 "{host} failed while answering. Try again later; if it keeps happening, contact the PSA vendor."
             ),
+            Self::TooManyTests => "Your organisation has run many connection tests in the last \
+                few minutes. Wait five minutes, then try again."
+                .into(),
             Self::TooMany { what, limit } => format!(
                 "The PSA sent more than {limit} {what}, far beyond any real account, so the \
                  retrieval stopped. Check that the connection points at your own PSA."

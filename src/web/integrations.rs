@@ -271,8 +271,42 @@ fn form_field(field: Field, form: &PsaForm) -> Option<&'static str> {
 /// Builds the connector and runs the test. It calls the PSA: seconds, not milliseconds.
 // Limitation: the request waits for the PSA (bounded by the connector's timeouts and retries);
 // there is no background test with a progress page, only the script's "Testing…" label.
-async fn verify(state: &State, credentials: PsaCredentials) -> Result<Verification, PsaError> {
+async fn verify(
+    state: &State,
+    tenant: i64,
+    credentials: PsaCredentials,
+) -> Result<Verification, PsaError> {
+    if !test_allowed(state, tenant).await? {
+        return Err(PsaError::TooManyTests);
+    }
     Connector::new(credentials, &state.psa)?.verify().await
+}
+
+/// Tests per tenant: enough for anyone fixing a connection, too few to probe a network with
+/// (each test names what it found at the address it was given).
+const TESTS: crate::store::throttle::ThrottlePolicy = crate::store::throttle::ThrottlePolicy {
+    allowed_failures: 30,
+    window: chrono::Duration::minutes(10),
+    first_lock: chrono::Duration::minutes(5),
+    max_lock: chrono::Duration::minutes(15),
+};
+
+/// Counts one test of the tenant; false past its allowance.
+async fn test_allowed(state: &State, tenant: i64) -> Result<bool, PsaError> {
+    use crate::store::throttle;
+    let key = format!("psa_test:{tenant}");
+    let store = |e: sea_orm::DbErr| PsaError::Store(e.to_string());
+    if throttle::locked_until(&state.db, &key)
+        .await
+        .map_err(store)?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let counted = throttle::record_failure(&state.db, &key, TESTS)
+        .await
+        .map_err(store)?;
+    Ok(counted <= TESTS.allowed_failures)
 }
 
 /// The identity a verified form saves: an Autotask zone left empty becomes the detected one.
@@ -318,7 +352,7 @@ async fn create(
         "psa_test"
     };
     let target = audit_target(&parsed.identity);
-    let verification = match verify(&state, parsed.credentials).await {
+    let verification = match verify(&state, tenant, parsed.credentials).await {
         Ok(v) => v,
         Err(e) => {
             ctx.audit(action, &target, "failed", &e.user_message())
@@ -584,7 +618,7 @@ pub async fn test_again(
     c: &psa_connection::Model,
 ) -> Result<(), AppError> {
     let verified = match crate::sync::credentials::credentials_of(c, &state.sealer) {
-        Ok(credentials) => verify(state, credentials)
+        Ok(credentials) => verify(state, c.tenant_id, credentials)
             .await
             .map_err(|e| e.user_message()),
         Err(e) => Err(e.user_message()),
@@ -667,7 +701,7 @@ async fn edit(
         return ctx.field_errors(form, Some(c.id), vec![error], String::new());
     }
     let target = format!("connection {}", c.id);
-    let verification = match verify(&state, parsed.credentials).await {
+    let verification = match verify(&state, tenant, parsed.credentials).await {
         Ok(v) => v,
         Err(e) => {
             ctx.audit("psa_edit", &target, "failed", &e.user_message())

@@ -827,3 +827,25 @@ async fn an_edit_during_a_run_stops_that_run_from_going_live_and_queues_a_new_on
         .unwrap();
     assert_eq!((open.state.as_str(), open.id > old.id), ("queued", true));
 }
+
+#[tokio::test]
+async fn an_organisation_running_tests_without_pause_is_asked_to_wait() {
+    let (app, sb) = app_with_sandbox().await;
+    for _ in 0..30 {
+        let resp = submit(&app, &cw_fields(CW_FULL.1, "test")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let requests_before = sb.requests().len();
+    let p = page(submit(&app, &cw_fields(CW_FULL.1, "test")).await).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p.text("#form-error").contains("Wait five minutes"),
+        "{}",
+        p.text("#form-error")
+    );
+    assert_eq!(
+        sb.requests().len(),
+        requests_before,
+        "the PSA was not called"
+    );
+}
