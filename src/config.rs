@@ -185,13 +185,22 @@ impl RawSettings {
 }
 
 fn check_log_filter(value: String) -> Result<String, ConfigError> {
-    tracing_subscriber::EnvFilter::try_new(&value).map_err(|e| {
-        invalid(
+    let hint = "use trace, debug, info, warn, error or off, or a filter like info,sync365=debug";
+    tracing_subscriber::EnvFilter::try_new(&value)
+        .map_err(|e| invalid("SYNC365_LOG", format!("not a log filter ({e}); {hint}")))?;
+    // A bare word that is not a level parses as "everything from a module of that name", which
+    // silences every other line (the setup token among them): refuse it.
+    let levels = ["trace", "debug", "info", "warn", "error", "off"];
+    let stray = value.split(',').map(str::trim).find(|d| {
+        !d.is_empty() && !d.contains('=') && !levels.contains(&d.to_lowercase().as_str())
+    });
+    match stray {
+        Some(word) => Err(invalid(
             "SYNC365_LOG",
-            format!("not a log filter ({e}); e.g. info or sync365=debug"),
-        )
-    })?;
-    Ok(value)
+            format!("{word:?} is not a log level; {hint}"),
+        )),
+        None => Ok(value),
+    }
 }
 
 fn parse_proxies(list: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
@@ -348,6 +357,15 @@ mod tests {
     fn a_bad_log_filter_stops_the_start() {
         let err = with(&[("log", "[[[")]).unwrap_err().to_string();
         assert!(err.starts_with("SYNC365_LOG"), "{err}");
+    }
+
+    #[test]
+    fn a_word_that_is_not_a_level_stops_the_start_instead_of_silencing_the_log() {
+        let err = with(&[("log", "verbose")]).unwrap_err().to_string();
+        assert!(err.contains("\"verbose\" is not a log level"), "{err}");
+        for ok in ["DEBUG", "info,sync365=trace", "warn,actix_web=info"] {
+            assert!(with(&[("log", ok)]).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -104,8 +104,8 @@ fn print_banner(app: &Application, sb: &sandbox::RunningSandbox) {
         "               Username: sbxfullapi00001@SANDBOX.EXAMPLE   Secret: Full*Secret#001\n"
     );
     println!(
-        "  PSA sandbox: {} (its other accounts: sync365 sandbox --help)",
-        sb.base_url
+        "  PSA sandbox: {} (its other accounts, one per failure: {}/_sandbox/accounts)",
+        sb.base_url, sb.base_url
     );
     println!(
         "\nThe demo database lives in a temporary directory and is deleted on exit. Ctrl-C stops both."

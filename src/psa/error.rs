@@ -182,7 +182,7 @@ impl PsaError {
                 "Company ID {company_id} was not found at {host}, but it exists at {other}. Choose that ConnectWise URL instead."
             ),
             Self::CredentialsRefused { host } => format!(
-                "{host} refused the credentials. Check the keys or username and secret, and that the API member is active."
+                "{host} refused the keys. Check the public and private key (in ConnectWise: System > Members > API Members, the member's API Keys tab), the company ID, and that the API member is active."
             ),
             Self::VendorIdRefused { host } => format!(
                 "{host} refused this portal's integration identifier. This is not something you can fix: contact our support."

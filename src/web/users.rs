@@ -55,8 +55,9 @@ struct UsersPage {
     users: Vec<UserRow>,
     /// Why the last change was refused.
     error: String,
-    /// The add form as typed, kept after a refusal.
+    /// The add form as typed, kept after a refusal, and what is wrong with its email.
     email: String,
+    email_error: String,
     /// Set once, right after a user was added: shown on this page only.
     created_email: String,
     temporary_password: String,
@@ -84,6 +85,7 @@ async fn users_page(
         layout: Layout::signed_in(session, user, "users")?,
         users: rows,
         error: String::new(),
+        email_error: String::new(),
         email: String::new(),
         created_email: String::new(),
         temporary_password: String::new(),
@@ -132,7 +134,7 @@ async fn create(
         Ok(e) => e,
         Err(e) => {
             let mut page = users_page(&state, &session, &user, tenant).await?;
-            page.error = e.message;
+            page.email_error = e.message;
             page.email = form.email.chars().take(320).collect();
             return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
@@ -155,7 +157,7 @@ async fn create(
         Ok(_) => {}
         Err(e) if users::is_unique_violation(&e) => {
             let mut page = users_page(&state, &session, &user, tenant).await?;
-            page.error = "A user with this email already exists.".to_string();
+            page.email_error = "A user with this email already exists.".to_string();
             page.email = email;
             return Ok(respond(page, StatusCode::UNPROCESSABLE_ENTITY));
         }
@@ -276,6 +278,8 @@ async fn deactivate(
 struct PasswordPage {
     layout: Layout,
     error: String,
+    /// The field the error belongs beside (`current`, `new`, `confirm`), or empty for the form.
+    error_field: &'static str,
     done: bool,
     /// Signed in with a temporary password: nothing else opens until it is replaced.
     must_change: bool,
@@ -294,6 +298,7 @@ async fn password_page(
     let page = PasswordPage {
         layout: Layout::signed_in(&session, &user, "account")?,
         error: String::new(),
+        error_field: "",
         done: query.done.is_some(),
         must_change: user.must_change_password,
     };
@@ -317,10 +322,11 @@ async fn change_password(
     user: CurrentUser,
     CheckedForm(form): CheckedForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let failed = |error: String, status| -> Result<HttpResponse, AppError> {
+    let failed = |field: &'static str, error: String, status| -> Result<HttpResponse, AppError> {
         let page = PasswordPage {
             layout: Layout::signed_in(&session, &user, "account")?,
             error,
+            error_field: field,
             done: false,
             must_change: user.must_change_password,
         };
@@ -331,9 +337,9 @@ async fn change_password(
         .map(|u| u.password_hash);
     if !super::auth::password_check_allowed(&state, user.id).await? {
         let error = "Too many wrong passwords. Try again in a few minutes.".to_string();
-        return failed(error, StatusCode::TOO_MANY_REQUESTS);
+        return failed("", error, StatusCode::TOO_MANY_REQUESTS);
     }
-    if !password::verify(SecretString::from(form.current), stored).await? {
+    if !password::verify(SecretString::from(form.current.clone()), stored).await? {
         audit::record(
             &state.db,
             &req,
@@ -345,15 +351,19 @@ async fn change_password(
         )
         .await?;
         let error = "The current password is not right.".to_string();
-        return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
+        return failed("current", error, StatusCode::UNPROCESSABLE_ENTITY);
     }
     super::auth::password_check_passed(&state, user.id).await?;
     if let Err(m) = password::check_new(&form.new) {
-        return failed(m, StatusCode::UNPROCESSABLE_ENTITY);
+        return failed("new", m, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if form.new == form.current {
+        let error = "Choose a new password, different from the current one.".to_string();
+        return failed("new", error, StatusCode::UNPROCESSABLE_ENTITY);
     }
     if form.new != form.confirm {
         let error = "The two new passwords differ.".to_string();
-        return failed(error, StatusCode::UNPROCESSABLE_ENTITY);
+        return failed("confirm", error, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let hash = password::hash(SecretString::from(form.new)).await?;
     // Every session of this user ends; this browser keeps going under a new session key.

@@ -100,7 +100,14 @@ async fn adding_an_existing_email_is_refused_with_a_message() {
             &[("email", MEMBER), ("role", "admin")],
         )
         .await;
-    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = page(resp).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text("#email-error").contains("already exists"));
+    assert_eq!(
+        refused.value("#email"),
+        MEMBER,
+        "the email stays in the field"
+    );
     assert_eq!(user_count(&app).await, before);
 }
 
@@ -464,5 +471,68 @@ async fn wrong_current_passwords_are_throttled_without_locking_the_owner_out_of_
         signed_in.status(),
         StatusCode::SEE_OTHER,
         "the old password still works"
+    );
+}
+
+#[tokio::test]
+async fn password_errors_sit_beside_their_field_and_the_old_password_cannot_be_kept() {
+    let app = TestApp::signed_in_admin().await;
+    let new = "a much longer new passphrase";
+    let cases = [
+        (
+            [("current", "not it at all"), ("new", new), ("confirm", new)],
+            "#current-error",
+        ),
+        (
+            [
+                ("current", ADMIN_PASSWORD),
+                ("new", "short"),
+                ("confirm", "short"),
+            ],
+            "#new-error",
+        ),
+        (
+            [
+                ("current", ADMIN_PASSWORD),
+                ("new", ADMIN_PASSWORD),
+                ("confirm", ADMIN_PASSWORD),
+            ],
+            "#new-error",
+        ),
+        (
+            [
+                ("current", ADMIN_PASSWORD),
+                ("new", new),
+                ("confirm", "something else"),
+            ],
+            "#confirm-error",
+        ),
+    ];
+    for (fields, beside) in cases {
+        let p = page(
+            app.post("/account/password", "/account/password", &fields)
+                .await,
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{beside}");
+        assert!(!p.text(beside).is_empty(), "{beside}");
+        assert!(!p.has("#form-error"), "{beside}: not above the form");
+    }
+    let kept = page(
+        app.post(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", ADMIN_PASSWORD),
+                ("new", ADMIN_PASSWORD),
+                ("confirm", ADMIN_PASSWORD),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        kept.text("#new-error")
+            .contains("different from the current")
     );
 }
