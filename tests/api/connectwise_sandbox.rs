@@ -86,6 +86,15 @@ async fn the_full_access_member_verifies_and_retrieves_every_record() {
     assert!(v.api_root.ends_with("/v2025_1/apis/3.0/"), "{}", v.api_root);
     assert_eq!(status_of(&v, "Finance > Agreements"), CheckStatus::Pass);
     assert_eq!(status_of(&v, "System > Table Setup"), CheckStatus::Pass);
+    let warned: Vec<_> = v
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Pass)
+        .collect();
+    assert!(
+        warned.is_empty(),
+        "the full-access member has no warnings: {warned:#?}"
+    );
     let got = retrieve(&cw).await.unwrap();
     assert_eq!(got.customers.len(), expected(&got, Phase::Customers));
     assert!(!got.customers.is_empty());

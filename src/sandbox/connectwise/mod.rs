@@ -139,6 +139,7 @@ fn route(state: &State, req: &Incoming, caller: &Caller, path: &[&str]) -> Reply
             Err(reply) => reply,
         },
         ["procurement", "catalog", tail @ ..] => collection(req, catalog(state, caller), tail),
+        ["service", "tickets", tail @ ..] => collection(req, tickets(state, caller), tail),
         _ => not_found("The requested resource was not found."),
     }
 }
@@ -383,6 +384,17 @@ fn additions(state: &State, req: &Incoming, caller: &Caller, id: &str, tail: &[&
         move |i| render::addition(&caller.ctx, &state.data, i),
     );
     collection(req, listing, tail)
+}
+
+fn tickets<'a>(state: &'a State, caller: &'a Caller) -> Listing<'a> {
+    let rows = (0..state.data.tickets.len()).collect();
+    Listing::new(
+        "Ticket",
+        render::TICKET_BASE,
+        rows,
+        render::schema::TICKET,
+        move |i| render::ticket(&caller.ctx, &state.data, i),
+    )
 }
 
 fn catalog<'a>(state: &'a State, caller: &'a Caller) -> Listing<'a> {

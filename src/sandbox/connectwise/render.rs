@@ -13,6 +13,7 @@ pub const CONTACT_BASE: i64 = 800;
 pub const AGREEMENT_BASE: i64 = 2_200;
 pub const ADDITION_BASE: i64 = 5_500;
 pub const CATALOG_BASE: i64 = 370;
+pub const TICKET_BASE: i64 = 41_000;
 pub const TYPE_BASE: i64 = 1;
 
 /// What a rendering depends on besides the record.
@@ -303,6 +304,24 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// A service ticket, with the fields the portal's permission probe and the fidelity checks read.
+pub fn ticket(ctx: &Ctx, data: &Dataset, idx: usize) -> Value {
+    let t = &data.tickets[idx];
+    let status = if t.complete {
+        (6, "Completed")
+    } else {
+        (1, "New")
+    };
+    json!({
+        "id": TICKET_BASE + idx as i64, "summary": t.title, "recordType": "ServiceTicket",
+        "company": company_ref(ctx, data, t.company as usize),
+        "status": reference(ctx, status.0, ("name", status.1), "status", &format!("service/boards/1/statuses/{}", status.0)),
+        "board": reference(ctx, 1, ("name", "Help Desk"), "board", "service/boards/1"),
+        "closedFlag": t.complete,
+        "_info": {"dateEntered": iso(t.created), "enteredBy": "jsmith"},
+    })
+}
+
 pub fn catalog_item(ctx: &Ctx, data: &Dataset, idx: usize) -> Value {
     let p = &data.products[idx];
     let category = ["Software", "Hardware", "Services"][p.category as usize - 1];
@@ -454,6 +473,7 @@ pub mod schema {
         "lastUpdated",
         "_info",
     ];
+    pub const TICKET: &[&str] = &["id", "summary", "company", "status", "board", "closedFlag"];
     pub const CATALOG: &[&str] = &[
         "id",
         "identifier",

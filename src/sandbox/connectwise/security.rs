@@ -29,6 +29,14 @@ fn levels(profile: CwProfile, function: &str) -> (&'static str, bool) {
     }
 }
 
+/// The module's display name, as the ConnectWise UI (and so the setup guide) spells it.
+fn module_name(identifier: &str) -> &str {
+    match identifier {
+        "ServiceDesk" => "Service Desk",
+        other => other,
+    }
+}
+
 pub fn rows(member: &CwMember, ctx: &Ctx) -> Value {
     let rows: Vec<Value> = FUNCTIONS
         .iter()
@@ -41,7 +49,8 @@ pub fn rows(member: &CwMember, ctx: &Ctx) -> Value {
                 "inquireLevel": inquire, "moduleFunctionName": name, "moduleFunctionDescription": name,
                 "myAllFlag": true, "moduleFunctionIdentifier": id, "reportFlag": false,
                 "restrictFlag": inquire == "My", "customFlag": custom,
-                "moduleDescription": module, "moduleIdentifier": module, "moduleName": module,
+                "moduleDescription": module_name(module), "moduleIdentifier": module,
+                "moduleName": module_name(module),
                 "sortOrder": i + 1,
                 "_info": {"mySecurity_href": format!("{}/system/mySecurity/{}", ctx.api_root, i + 1)},
             })
