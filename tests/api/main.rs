@@ -11,6 +11,7 @@ mod data;
 mod health;
 mod hostile;
 mod integrations;
+mod outage;
 mod restart;
 mod sandbox;
 mod support;
