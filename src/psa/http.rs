@@ -13,6 +13,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Response, StatusCode};
 
 use super::PsaError;
+use super::error::RedirectAt;
 
 /// What outbound calls may do. Built once from the settings.
 #[derive(Debug, Clone)]
@@ -264,7 +265,8 @@ impl Resolve for GuardedResolver {
 struct ForbiddenAddress(String);
 
 /// Sends a request, retrying 5xx answers, timeouts and resets with backoff, and 429 answers
-/// after their `Retry-After`. Every other answer (2xx, 3xx, 4xx) is returned to the caller.
+/// after their `Retry-After`. A redirect is an error (`Redirected`); every other answer (2xx,
+/// 4xx) is returned to the caller.
 pub async fn send_with_retry<F>(
     build: F,
     host: &str,
@@ -286,6 +288,7 @@ where
                     .unwrap_or_else(|| retry.backoff(attempt))
                     .min(retry.max_delay)
             }
+            Ok(resp) if resp.status().is_redirection() => return Err(redirected(resp, host)),
             Ok(resp) if resp.status().is_server_error() && !last => retry.backoff(attempt),
             Ok(_) => return outcome.map_err(|e| classify(&e, host)),
             Err(e) if is_transient(e) && !last => retry.backoff(attempt),
@@ -310,8 +313,8 @@ pub struct Answer {
     pub body: bytes::Bytes,
 }
 
-/// Like `send_with_retry`, but reads the body inside the retry loop, so a body cut off
-/// mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
+/// Like `send_with_retry` (redirects included), but reads the body inside the retry loop, so a
+/// body cut off mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
 /// `is_final` recognises (some PSAs send business errors such as "unknown user" as 500) is
 /// returned at once instead of being retried.
 pub async fn fetch_with_retry<F, P>(
@@ -331,6 +334,7 @@ where
         let wait = match build().send().await {
             Err(e) if is_transient(&e) && !last => retry.backoff(attempt),
             Err(e) => return Err(classify(&e, host)),
+            Ok(resp) if resp.status().is_redirection() => return Err(redirected(&resp, host)),
             Ok(resp) => match read_answer(resp, host, max_body).await {
                 Err(ReadFailure::Transient(_)) if !last => retry.backoff(attempt),
                 Err(ReadFailure::Transient(e) | ReadFailure::Fatal(e)) => return Err(e),
@@ -354,6 +358,24 @@ where
         );
         tokio::time::sleep(wait.min(retry.max_delay)).await;
         attempt += 1;
+    }
+}
+
+/// A redirect is never followed; the error says where it pointed (scheme, host and port only),
+/// so the user can tell whether that is the address to enter instead.
+fn redirected(resp: &Response, host: &str) -> PsaError {
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| resp.url().join(location).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_else(|| "another address".into());
+    PsaError::Redirected {
+        host: host.into(),
+        target,
+        at: RedirectAt::Address,
     }
 }
 

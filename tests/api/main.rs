@@ -12,6 +12,7 @@ mod health;
 mod hostile;
 mod integrations;
 mod outage;
+mod redirects;
 mod restart;
 mod sandbox;
 mod support;
