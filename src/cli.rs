@@ -30,7 +30,8 @@ pub enum Command {
     #[command(subcommand)]
     User(UserCommand),
     /// Run the local PSA sandbox (ConnectWise and Autotask APIs over seeded data).
-    Sandbox(crate::sandbox::SandboxArgs),
+    // Boxed: its many knobs would make every other command as large.
+    Sandbox(Box<crate::sandbox::SandboxArgs>),
     /// A fresh demo: temporary database, the sandbox and the portal together.
     Demo(crate::demo::DemoArgs),
 }
@@ -73,7 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sandbox(args) => {
             crate::telemetry::init("info");
-            crate::sandbox::run_cli(args).await
+            crate::sandbox::run_cli(*args).await
         }
     }
 }

@@ -23,7 +23,7 @@ use actix_session::SessionMiddleware;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web as aweb};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::ExposeSecret;
@@ -97,6 +97,7 @@ fn serve(state: Arc<AppState>, keys: Keys, listener: TcpListener) -> anyhow::Res
                 cookie_key.clone(),
                 secure,
             ))
+            .wrap(from_fn(web::error::session_store_outage))
             .wrap(ErrorHandlers::new().default_handler(web::error::render_error_page))
             .wrap(security_headers(secure))
             .wrap(TracingLogger::<telemetry::RequestSpans>::new())

@@ -74,6 +74,14 @@ pub enum PsaError {
     /// The PSA answered 5xx, a truncated body or unreadable JSON after retries.
     #[error("upstream {host} failed: {detail}")]
     Upstream { host: String, detail: String },
+    /// The host answered with a redirect, which is never followed: it could carry credentials
+    /// elsewhere or lead past the private-address guard. `target` is where it pointed.
+    #[error("{host} redirected to {target}")]
+    Redirected {
+        host: String,
+        target: String,
+        at: RedirectAt,
+    },
     /// A link in a response pointed at a host other than the configured one.
     #[error("refused to follow a link to {host}")]
     ForeignLink { host: String },
@@ -109,6 +117,17 @@ pub enum PsaError {
     },
 }
 
+/// Which address redirected, which decides what the user can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectAt {
+    /// The address the user entered (ConnectWise URL) or one derived from it.
+    Address,
+    /// The API of an Autotask zone.
+    AutotaskZone,
+    /// Autotask's zone lookup, asked when the zone is left empty.
+    AutotaskZoneLookup,
+}
+
 /// Why Autotask refused a sign-in. Its 401 answers are usually empty, so most refusals are
 /// `Secret` or `ZoneUnconfirmed`; the others appear when Autotask says more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +147,15 @@ pub enum AutotaskRefusal {
 }
 
 impl PsaError {
+    /// The same failure, with a redirect put down to `at` (what the user can fix depends on
+    /// which address redirected).
+    pub fn redirect_at(self, at: RedirectAt) -> Self {
+        match self {
+            Self::Redirected { host, target, .. } => Self::Redirected { host, target, at },
+            other => other,
+        }
+    }
+
     /// The form field the message belongs beside.
     pub fn field(&self) -> Field {
         match self {
@@ -141,6 +169,7 @@ impl PsaError {
             Self::CredentialsRefused { .. } => Field::PrivateKey,
             Self::UserUnknown { .. } => Field::Username,
             Self::WrongZone { .. } => Field::Zone,
+            Self::Redirected { at, .. } => at.field(),
             Self::AutotaskRefused { reason, .. } => reason.field(),
             _ => Field::Form,
         }
@@ -222,6 +251,10 @@ impl PsaError {
                 "The PSA sent more than {limit} {what}, far beyond any real account, so the \
                  retrieval stopped. Check that the connection points at your own PSA."
             ),
+            Self::Redirected { host, target, at } => format!(
+                "{host} answered with a redirect to {target}. The portal does not follow redirects, so nothing was sent there. {}",
+                at.fix(target)
+            ),
             Self::ForeignLink { host } => format!(
                 "The PSA pointed the portal at another host ({host}); the portal does not send your credentials there."
             ),
@@ -251,6 +284,29 @@ impl PsaError {
 /// Where the Autotask API user is edited, for messages that send the user there.
 const AUTOTASK_API_USER: &str =
     "Admin > Account Settings & Users > Resources/Users, open the API user";
+
+impl RedirectAt {
+    fn field(self) -> Field {
+        match self {
+            Self::Address => Field::Site,
+            Self::AutotaskZone | Self::AutotaskZoneLookup => Field::Zone,
+        }
+    }
+
+    fn fix(self, target: &str) -> String {
+        match self {
+            Self::Address => format!(
+                "Enter the address the API answers at itself: for ConnectWise cloud, the host starting with api-; for your own server, its final https address (if {target} is your server, enter that)."
+            ),
+            Self::AutotaskZone => {
+                "Check the webservices zone, or leave it empty to detect it.".into()
+            }
+            Self::AutotaskZoneLookup => {
+                "Enter your webservices zone instead of detecting it (webservices2 when your Autotask web address starts with ww2.).".into()
+            }
+        }
+    }
+}
 
 impl AutotaskRefusal {
     fn field(self) -> Field {

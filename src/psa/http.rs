@@ -2,7 +2,9 @@
 //! guard checked on the addresses actually connected to), retries with backoff, and the
 //! classification of transport failures into `PsaError`.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Response, StatusCode};
 
 use super::PsaError;
+use super::error::RedirectAt;
 
 /// What outbound calls may do. Built once from the settings.
 #[derive(Debug, Clone)]
@@ -22,6 +25,8 @@ pub struct OutboundPolicy {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// How host names become addresses (the system resolver unless a test injects answers).
+    pub lookup: NameLookup,
 }
 
 impl Default for OutboundPolicy {
@@ -32,7 +37,49 @@ impl Default for OutboundPolicy {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            lookup: NameLookup::default(),
         }
+    }
+}
+
+/// What a name lookup yields: the addresses, unchecked.
+pub type Lookup = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>>;
+
+/// Looks host names up. The guard checks whatever this answers, so tests inject answers here
+/// (a name that changes its address, mixed answers) without a DNS server.
+#[derive(Clone)]
+pub struct NameLookup(Arc<dyn Fn(String) -> Lookup + Send + Sync>);
+
+impl NameLookup {
+    /// The operating system's resolver.
+    pub fn system() -> Self {
+        Self::from_fn(|host| {
+            Box::pin(async move {
+                let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+                Ok(found.map(|a| a.ip()).collect())
+            })
+        })
+    }
+
+    /// Answers with whatever `answer` says for a host name.
+    pub fn from_fn(answer: impl Fn(String) -> Lookup + Send + Sync + 'static) -> Self {
+        Self(Arc::new(answer))
+    }
+
+    async fn addresses(&self, host: String) -> std::io::Result<Vec<IpAddr>> {
+        (self.0)(host).await
+    }
+}
+
+impl Default for NameLookup {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl fmt::Debug for NameLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NameLookup")
     }
 }
 
@@ -76,6 +123,7 @@ pub fn build_client(policy: &OutboundPolicy) -> Result<reqwest::Client, PsaError
         .user_agent(concat!("sync365/", env!("CARGO_PKG_VERSION")))
         .dns_resolver(Arc::new(GuardedResolver {
             allow_private: policy.allow_private,
+            lookup: policy.lookup.clone(),
         }));
     if let Some(pem) = &policy.extra_ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| PsaError::Tls {
@@ -182,22 +230,24 @@ fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
     }
 }
 
-/// Resolves with the system resolver and drops forbidden addresses, so the address connected
-/// to is the one that was checked (no window for DNS rebinding).
+/// Looks names up and drops forbidden addresses, so the address connected to is the one that
+/// was checked (no window for DNS rebinding): reqwest connects only to what this returns.
 struct GuardedResolver {
     allow_private: bool,
+    lookup: NameLookup,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
+        let lookup = self.lookup.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found = lookup.addresses(host.clone()).await?;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|a| allow_private || !is_forbidden(a.ip()))
+                .filter(|ip| allow_private || !is_forbidden(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if allowed.is_empty() {
                 return Err(
@@ -215,7 +265,8 @@ impl Resolve for GuardedResolver {
 struct ForbiddenAddress(String);
 
 /// Sends a request, retrying 5xx answers, timeouts and resets with backoff, and 429 answers
-/// after their `Retry-After`. Every other answer (2xx, 3xx, 4xx) is returned to the caller.
+/// after their `Retry-After`. A redirect is an error (`Redirected`); every other answer (2xx,
+/// 4xx) is returned to the caller.
 pub async fn send_with_retry<F>(
     build: F,
     host: &str,
@@ -237,6 +288,7 @@ where
                     .unwrap_or_else(|| retry.backoff(attempt))
                     .min(retry.max_delay)
             }
+            Ok(resp) if resp.status().is_redirection() => return Err(redirected(resp, host)),
             Ok(resp) if resp.status().is_server_error() && !last => retry.backoff(attempt),
             Ok(_) => return outcome.map_err(|e| classify(&e, host)),
             Err(e) if is_transient(e) && !last => retry.backoff(attempt),
@@ -261,8 +313,8 @@ pub struct Answer {
     pub body: bytes::Bytes,
 }
 
-/// Like `send_with_retry`, but reads the body inside the retry loop, so a body cut off
-/// mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
+/// Like `send_with_retry` (redirects included), but reads the body inside the retry loop, so a
+/// body cut off mid-read is retried too, and refuses bodies above `max_body` bytes. A 5xx answer that
 /// `is_final` recognises (some PSAs send business errors such as "unknown user" as 500) is
 /// returned at once instead of being retried.
 pub async fn fetch_with_retry<F, P>(
@@ -282,6 +334,7 @@ where
         let wait = match build().send().await {
             Err(e) if is_transient(&e) && !last => retry.backoff(attempt),
             Err(e) => return Err(classify(&e, host)),
+            Ok(resp) if resp.status().is_redirection() => return Err(redirected(&resp, host)),
             Ok(resp) => match read_answer(resp, host, max_body).await {
                 Err(ReadFailure::Transient(_)) if !last => retry.backoff(attempt),
                 Err(ReadFailure::Transient(e) | ReadFailure::Fatal(e)) => return Err(e),
@@ -305,6 +358,24 @@ where
         );
         tokio::time::sleep(wait.min(retry.max_delay)).await;
         attempt += 1;
+    }
+}
+
+/// A redirect is never followed; the error says where it pointed (scheme, host and port only),
+/// so the user can tell whether that is the address to enter instead.
+fn redirected(resp: &Response, host: &str) -> PsaError {
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| resp.url().join(location).ok())
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        .unwrap_or_else(|| "another address".into());
+    PsaError::Redirected {
+        host: host.into(),
+        target,
+        at: RedirectAt::Address,
     }
 }
 
@@ -543,6 +614,147 @@ mod tests {
                 "{u} should be refused"
             );
         }
+    }
+
+    /// A lookup that gives its answers in turn (the last one again after that), like a DNS
+    /// server an attacker controls.
+    fn answering(answers: &[&[&str]]) -> NameLookup {
+        let answers: Vec<Vec<IpAddr>> = answers
+            .iter()
+            .map(|ips| ips.iter().map(|ip| ip.parse().unwrap()).collect())
+            .collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        NameLookup::from_fn(move |_| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let ips = answers[n.min(answers.len() - 1)].clone();
+            Box::pin(async move { Ok(ips) })
+        })
+    }
+
+    async fn guarded(lookup: &NameLookup, name: &str) -> Result<Vec<IpAddr>, String> {
+        let resolver = GuardedResolver {
+            allow_private: false,
+            lookup: lookup.clone(),
+        };
+        match resolver.resolve(name.parse().unwrap()).await {
+            Ok(addrs) => Ok(addrs.map(|a| a.ip()).collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A loopback listener that counts the connections it accepts.
+    async fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok(_conn) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        (port, accepted)
+    }
+
+    /// One request through the portal's client, with names looked up by `lookup`.
+    async fn request(lookup: &NameLookup, url: &str) -> Result<Response, PsaError> {
+        let policy = OutboundPolicy {
+            lookup: lookup.clone(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            ..OutboundPolicy::default()
+        };
+        let client = build_client(&policy).unwrap();
+        let host = url::Url::parse(url)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_string();
+        send_with_retry(|| client.get(url), &host, &policy.retry).await
+    }
+
+    fn assert_refused_naming(outcome: Result<Response, PsaError>, host: &str) {
+        let error = outcome.expect_err("the request must be refused");
+        assert!(
+            matches!(&error, PsaError::HostNotAllowed { host: h, .. } if h == host),
+            "{error:?}"
+        );
+        let message = error.user_message();
+        assert!(
+            message.contains(host) && message.contains("loopback"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_that_turns_to_loopback_after_a_public_answer_is_refused_at_connect() {
+        let (port, accepted) = counting_listener().await;
+        let lookup = answering(&[&["93.184.215.14"], &["127.0.0.1"]]);
+        let url = format!("http://psa.rebind.test:{port}/");
+        let lab = OutboundPolicy {
+            allow_private: true,
+            ..OutboundPolicy::default()
+        };
+        assert!(check_url(&url::Url::parse(&url).unwrap(), &lab).is_ok());
+        assert_eq!(
+            guarded(&lookup, "psa.rebind.test").await.unwrap(),
+            vec!["93.184.215.14".parse::<IpAddr>().unwrap()],
+            "the first answer is public and passes"
+        );
+
+        assert_refused_naming(request(&lookup, &url).await, "psa.rebind.test");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_mixed_answer_hands_only_its_public_addresses_to_the_connector() {
+        // reqwest connects only to what the resolver returns, so this is what it can reach.
+        let lookup = answering(&[&["127.0.0.1", "93.184.215.14", "::ffff:127.0.0.1", "10.0.0.5"]]);
+        assert_eq!(
+            guarded(&lookup, "psa.mixed.test").await.unwrap(),
+            vec!["93.184.215.14".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_private_link_local_or_mapped_addresses_are_refused() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.5.4",
+            "192.168.0.10",
+            "169.254.169.254",
+            "100.64.0.1",
+            "fe80::1",
+            "fd12::1",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            let lookup = answering(&[&[ip]]);
+            let refused = guarded(&lookup, "psa.inside.test").await.unwrap_err();
+            assert!(
+                refused.contains("resolves only to private"),
+                "{ip}: {refused}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn loopback_in_any_form_behind_a_name_gets_no_connection() {
+        let (port, accepted) = counting_listener().await;
+        for answer in [
+            &["127.0.0.1"][..],
+            &["::ffff:127.0.0.1"],
+            &["127.0.0.1", "::1"],
+        ] {
+            let lookup = answering(&[answer]);
+            let url = format!("http://psa.loopback.test:{port}/");
+            assert_refused_naming(request(&lookup, &url).await, "psa.loopback.test");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]

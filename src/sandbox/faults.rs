@@ -1,5 +1,5 @@
-//! Fault knobs: latency, throttling, 5xx bursts, truncated bodies, connection resets and slow
-//! bodies, counted over the PSA requests the sandbox answers.
+//! Fault knobs: latency, throttling, 5xx bursts, truncated bodies, connection resets, slow
+//! bodies and redirects, counted over the PSA requests the sandbox answers.
 //!
 //! The counter restarts whenever the faults are replaced, so a test that sets "429 every 3rd
 //! request" knows exactly which of its own requests will be refused.
@@ -35,6 +35,12 @@ pub struct Faults {
     pub reset_every: Option<u64>,
     /// Send bodies in small chunks with this many milliseconds between them.
     pub slow_body_ms: u64,
+    /// Every Nth request answers with a redirect to `redirect_to`.
+    pub redirect_every: Option<u64>,
+    /// Where redirects point; `https://example.invalid/` when unset.
+    pub redirect_to: Option<String>,
+    /// 301, 302, 303, 307 or 308 (302 when unset).
+    pub redirect_status: Option<u16>,
 }
 
 /// The fault chosen for one request.
@@ -45,6 +51,7 @@ pub enum Planned {
     ServerError { status: u16 },
     Truncate,
     Reset,
+    Redirect { status: u16 },
 }
 
 impl Planned {
@@ -55,6 +62,7 @@ impl Planned {
             Self::ServerError { .. } => Some("server_error"),
             Self::Truncate => Some("truncate"),
             Self::Reset => Some("reset"),
+            Self::Redirect { .. } => Some("redirect"),
         }
     }
 }
@@ -119,6 +127,11 @@ fn choose(faults: &Faults, n: u64) -> Planned {
     if every(n, faults.truncate_every) {
         return Planned::Truncate;
     }
+    if every(n, faults.redirect_every) {
+        return Planned::Redirect {
+            status: faults.redirect_status.unwrap_or(302),
+        };
+    }
     Planned::None
 }
 
@@ -182,6 +195,17 @@ mod tests {
             .filter(|n| choose(&faults, *n) != Planned::None)
             .collect();
         assert_eq!(failed, vec![1, 4, 7]);
+    }
+
+    #[test]
+    fn redirects_hit_every_nth_request_with_the_chosen_status() {
+        let faults = Faults {
+            redirect_every: Some(2),
+            redirect_status: Some(308),
+            ..Faults::default()
+        };
+        assert_eq!(choose(&faults, 1), Planned::None);
+        assert_eq!(choose(&faults, 2), Planned::Redirect { status: 308 });
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub struct SandboxArgs {
     /// Stream bodies slowly, pausing this many milliseconds between chunks.
     #[arg(long, default_value_t = 0)]
     pub slow_body_ms: u64,
+    /// Answer every Nth request with a redirect to `--redirect-to`.
+    #[arg(long)]
+    pub redirect_every: Option<u64>,
+    /// Where redirects point (default `https://example.invalid/`).
+    #[arg(long)]
+    pub redirect_to: Option<String>,
+    /// Status of redirects: 301, 302, 303, 307 or 308 (default 302).
+    #[arg(long)]
+    pub redirect_status: Option<u16>,
     /// Autotask requests allowed per hour before refusal.
     #[arg(long, default_value_t = AutotaskLimits::default().hourly_threshold)]
     pub autotask_hourly_threshold: u32,
@@ -292,6 +301,9 @@ impl SandboxArgs {
             truncate_every: self.truncate_every,
             reset_every: self.reset_every,
             slow_body_ms: self.slow_body_ms,
+            redirect_every: self.redirect_every,
+            redirect_to: self.redirect_to.clone(),
+            redirect_status: self.redirect_status,
         }
     }
 }

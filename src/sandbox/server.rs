@@ -225,6 +225,19 @@ fn server_error(vendor: Vendor, status: u16) -> Reply {
     }
 }
 
+/// A redirect elsewhere, as a misconfigured proxy or a moved server would answer.
+fn redirect(status: u16, faults: &Faults) -> Reply {
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(StatusCode::is_redirection)
+        .unwrap_or(StatusCode::FOUND);
+    let target = faults
+        .redirect_to
+        .as_deref()
+        .unwrap_or("https://example.invalid/");
+    Reply::empty(status).with_header("Location", target.to_string())
+}
+
 /// The catch-all handler for PSA traffic.
 pub async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
     let incoming = Incoming::new(&req, body);
@@ -239,6 +252,7 @@ pub async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<Arc<State>
     let reply = match planned {
         Planned::Throttle { retry_after } => throttled(vendor, retry_after),
         Planned::ServerError { status } => server_error(vendor, status),
+        Planned::Redirect { status } => redirect(status, &faults),
         _ => answer(&state, vendor, &incoming),
     };
     let wait = faults.latency_ms + reply.delay_ms;

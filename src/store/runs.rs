@@ -201,6 +201,28 @@ pub async fn finish(
     Ok(done.rows_affected == 1)
 }
 
+/// Puts a run we own back in the queue (its claim still counts as an attempt); false when the
+/// run is no longer ours.
+pub async fn release(db: &impl ConnectionTrait, run_id: i64, owner: &str) -> Result<bool, DbErr> {
+    let done = run::Entity::update_many()
+        .col_expr(run::Column::State, Expr::value(QUEUED))
+        .col_expr(run::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            run::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            run::Column::Progress,
+            Expr::value(Progress::default().to_json()),
+        )
+        .filter(run::Column::Id.eq(run_id))
+        .filter(run::Column::LeaseOwner.eq(owner))
+        .filter(run::Column::State.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
 /// The newest run of a connection, for status badges.
 pub async fn find_latest_run(
     db: &impl ConnectionTrait,

@@ -2,6 +2,7 @@
 //! only its SHA-256, so a copy of the database cannot be replayed as cookies. Keeping sessions
 //! here lets every instance share them and lets the app end all sessions of a user.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -38,16 +39,54 @@ fn expiry(ttl: &Duration) -> chrono::DateTime<chrono::Utc> {
     super::now() + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
+tokio::task_local! {
+    /// Set once the store could not reach the database during the current request.
+    static UNREACHABLE: Cell<bool>;
+}
+
+/// Runs a request through the session middleware and says whether the store could not reach
+/// the database on the way. Such a request was handed an empty session, and its caller
+/// (`web::error::session_store_outage`) answers 503 instead; actix-session alone would turn a
+/// store failure into a bare 500 that hides its cause.
+pub async fn noting_outage<F: Future>(request: F) -> (F::Output, bool) {
+    let run = async {
+        let output = request.await;
+        (output, UNREACHABLE.with(Cell::get))
+    };
+    UNREACHABLE.scope(Cell::new(false), run).await
+}
+
+/// Records an unreachable database for `noting_outage`; false outside it (nobody to tell).
+fn note_outage(e: &DbErr) -> bool {
+    super::is_unavailable(e) && UNREACHABLE.try_with(|flag| flag.set(true)).is_ok()
+}
+
+/// Whether the store found the database unreachable during the current request.
+fn outage_noted() -> bool {
+    UNREACHABLE.try_with(Cell::get).unwrap_or(false)
+}
+
+fn store_error(e: DbErr) -> anyhow::Error {
+    note_outage(&e);
+    e.into()
+}
+
 fn user_of(state: &SessionState) -> Option<i64> {
     state.get(USER_ID_KEY).and_then(|v| v.parse().ok())
 }
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
-        let found = row::Entity::find_by_id(hash_key(key.as_ref()))
+        let found = match row::Entity::find_by_id(hash_key(key.as_ref()))
             .one(&self.db)
             .await
-            .map_err(|e| LoadError::Other(e.into()))?;
+        {
+            Ok(found) => found,
+            // An empty session rather than an error: the request answers 503 (see
+            // `noting_outage`), and nothing is written back over the stored one.
+            Err(e) if note_outage(&e) => return Ok(None),
+            Err(e) => return Err(LoadError::Other(e.into())),
+        };
         let Some(found) = found.filter(|r| r.expires_at > chrono::Utc::now()) else {
             return Ok(None);
         };
@@ -57,6 +96,13 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, state: SessionState, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        if outage_noted() {
+            // A new key would replace the cookie of a session that could not be read, and so
+            // sign its user out because the database blinked.
+            return Err(SaveError::Other(anyhow::anyhow!(
+                "the session could not be read; not replacing it"
+            )));
+        }
         let key = Alphanumeric.sample_string(&mut rand::rng(), 64);
         let body = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let model = row::ActiveModel {
@@ -68,7 +114,7 @@ impl SessionStore for DbSessionStore {
         row::Entity::insert(model)
             .exec_without_returning(&self.db)
             .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+            .map_err(|e| SaveError::Other(store_error(e)))?;
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
@@ -97,7 +143,7 @@ impl SessionStore for DbSessionStore {
                     .await
                     .map_err(|e| UpdateError::Other(e.into()))
             }
-            Err(e) => Err(UpdateError::Other(e.into())),
+            Err(e) => Err(UpdateError::Other(store_error(e))),
         }
     }
 
@@ -109,14 +155,15 @@ impl SessionStore for DbSessionStore {
         };
         match row::Entity::update(model).exec(&self.db).await {
             Ok(_) | Err(DbErr::RecordNotUpdated) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(store_error(e)),
         }
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         row::Entity::delete_by_id(hash_key(key.as_ref()))
             .exec(&self.db)
-            .await?;
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! and makes the snapshot live only when the run succeeds.
 
 pub mod credentials;
+pub mod outage;
 pub mod progress;
 pub mod sink;
 pub mod worker;

@@ -1,10 +1,12 @@
 //! The record sink a retrieval streams into: each page goes straight into the run's snapshot,
-//! and progress is shared with the heartbeat that stores it.
+//! and progress is shared with the heartbeat that stores it. A page is written again while the
+//! database is away (inserts ignore rows already stored), so a blink loses nothing.
 
 use std::sync::{Arc, Mutex};
 
 use sea_orm::DatabaseConnection;
 
+use super::outage::retry_while_away;
 use super::progress::Progress;
 use crate::psa::PsaError;
 use crate::psa::records::{Agreement, AgreementLine, Customer, Phase, Product, RecordSink};
@@ -60,30 +62,42 @@ impl RecordSink for SnapshotSink {
     }
 
     async fn customers(&mut self, page: Vec<Customer>) -> Result<(), PsaError> {
-        snapshots::insert_customers(&self.db, self.key, &page)
-            .await
-            .map_err(store_error)?;
+        let (db, key) = (&self.db, self.key);
+        retry_while_away("storing customers", || {
+            snapshots::insert_customers(db, key, &page)
+        })
+        .await
+        .map_err(store_error)?;
         self.count(Phase::Customers, page.len())
     }
 
     async fn agreements(&mut self, page: Vec<Agreement>) -> Result<(), PsaError> {
-        snapshots::insert_agreements(&self.db, self.key, &page)
-            .await
-            .map_err(store_error)?;
+        let (db, key) = (&self.db, self.key);
+        retry_while_away("storing agreements", || {
+            snapshots::insert_agreements(db, key, &page)
+        })
+        .await
+        .map_err(store_error)?;
         self.count(Phase::Agreements, page.len())
     }
 
     async fn agreement_lines(&mut self, page: Vec<AgreementLine>) -> Result<(), PsaError> {
-        snapshots::insert_agreement_lines(&self.db, self.key, &page)
-            .await
-            .map_err(store_error)?;
+        let (db, key) = (&self.db, self.key);
+        retry_while_away("storing agreement lines", || {
+            snapshots::insert_agreement_lines(db, key, &page)
+        })
+        .await
+        .map_err(store_error)?;
         self.count(Phase::AgreementLines, page.len())
     }
 
     async fn products(&mut self, page: Vec<Product>) -> Result<(), PsaError> {
-        snapshots::insert_products(&self.db, self.key, &page)
-            .await
-            .map_err(store_error)?;
+        let (db, key) = (&self.db, self.key);
+        retry_while_away("storing products", || {
+            snapshots::insert_products(db, key, &page)
+        })
+        .await
+        .map_err(store_error)?;
         self.count(Phase::Products, page.len())
     }
 }

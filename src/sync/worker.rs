@@ -1,6 +1,8 @@
 //! The retrieval worker: claims queued runs from the database (one instance per run, under a
 //! lease kept alive by a heartbeat), retrieves into a fresh snapshot, and promotes it only on
-//! success. A run whose instance died is claimed again once its lease runs out.
+//! success. A run whose instance died is claimed again once its lease runs out. While the
+//! database is away the worker waits: a short outage only pauses a run, a long one puts it
+//! back in the queue, and neither fails it.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -9,8 +11,10 @@ use std::time::Duration;
 use chrono::Duration as Lease;
 use futures::FutureExt;
 use rand::distr::{Alphanumeric, SampleString};
+use sea_orm::DatabaseConnection;
 
 use super::credentials::credentials_of;
+use super::outage::{pause, retry_while_away};
 use super::progress::Progress;
 use super::sink::SnapshotSink;
 use crate::psa::connector::Connector;
@@ -18,6 +22,14 @@ use crate::store::entity::{psa_connection, sync_run};
 use crate::store::runs;
 use crate::store::snapshots::{self, SnapshotKey};
 use crate::web::AppState;
+
+/// Why a retrieval stopped before its end.
+enum Stop {
+    /// The run failed; the message is for the user.
+    Failed(String),
+    /// The database stayed away past the heartbeat deadline: the run goes back to the queue.
+    DatabaseAway,
+}
 
 /// How long a claim holds without a heartbeat, and how often the heartbeat runs.
 #[derive(Debug, Clone, Copy)]
@@ -79,20 +91,25 @@ pub fn spawn(
 async fn work(state: Arc<AppState>, owner: String, timing: WorkerTiming) {
     tracing::info!(owner, "retrieval worker started");
     let mut last_cleanup = std::time::Instant::now() - CLEANUP_EVERY;
-    {
-        loop {
-            if last_cleanup.elapsed() >= CLEANUP_EVERY {
-                cleanup(&state).await;
-                last_cleanup = std::time::Instant::now();
-            }
-            match runs::claim_next(&state.db, &owner, lease(timing)).await {
-                Ok(Some(run)) => run_claimed(&state, &owner, timing, run).await,
-                Ok(None) => tokio::time::sleep(timing.idle_poll).await,
-                Err(e) => {
-                    // The database is away: wait and try again; queued runs stay queued.
-                    tracing::warn!(error = %e, "worker cannot reach the database");
-                    tokio::time::sleep(timing.idle_poll * 5).await;
+    let mut failed_claims = 0;
+    loop {
+        if last_cleanup.elapsed() >= CLEANUP_EVERY {
+            cleanup(&state).await;
+            last_cleanup = std::time::Instant::now();
+        }
+        match runs::claim_next(&state.db, &owner, lease(timing)).await {
+            Ok(claimed) => {
+                failed_claims = 0;
+                match claimed {
+                    Some(run) => run_claimed(&state, &owner, timing, run).await,
+                    None => tokio::time::sleep(timing.idle_poll).await,
                 }
+            }
+            Err(e) => {
+                // Queued runs stay queued in the database; wait for it, longer each time.
+                failed_claims += 1;
+                tracing::warn!(error = %e, "worker cannot reach the database");
+                tokio::time::sleep(pause(failed_claims)).await;
             }
         }
     }
@@ -126,7 +143,7 @@ async fn run_claimed(state: &AppState, owner: &str, timing: WorkerTiming, run: s
         snapshot: snapshots::snapshot_of(run.id, run.attempts),
     };
     let outcome = if run.attempts > timing.max_attempts {
-        Err(INTERRUPTED.to_string())
+        Err(Stop::Failed(INTERRUPTED.to_string()))
     } else {
         // A panic while reading a PSA's answer fails this run only, never the worker.
         let work = retrieve_with_heartbeat(state, owner, timing, &run, key, progress.clone());
@@ -135,23 +152,45 @@ async fn run_claimed(state: &AppState, owner: &str, timing: WorkerTiming, run: s
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => {
                 tracing::error!("retrieval panicked");
-                Err(UNEXPECTED.to_string())
+                Err(Stop::Failed(UNEXPECTED.to_string()))
             }
             Err(_) => {
                 tracing::warn!("retrieval ran past its time limit");
-                Err(too_long(timing.max_run))
+                Err(Stop::Failed(too_long(timing.max_run)))
             }
         }
     };
-    let snapshot = current(&progress);
-    let finished = match outcome {
-        Ok(()) => snapshots::promote_and_finish(&state.db, key, run.id, owner, &snapshot).await,
-        Err(message) => fail(state, key, run.id, owner, &snapshot, message).await,
-    };
-    match finished {
-        Ok(true) => tracing::info!("run finished"),
-        Ok(false) => tracing::warn!("run was taken over before it finished"),
+    let ended = end_run(&state.db, key, run.id, owner, &current(&progress), outcome).await;
+    match ended {
+        Ok(true) => tracing::info!("run ended"),
+        Ok(false) => tracing::warn!("run was taken over before it ended"),
         Err(e) => tracing::error!(error = %e, "could not record the end of the run"),
+    }
+}
+
+/// Records how the run ended, waiting for the database if it is away: every step is safe to
+/// repeat, and only the owner of the run can change it.
+async fn end_run(
+    db: &DatabaseConnection,
+    key: SnapshotKey,
+    run_id: i64,
+    owner: &str,
+    progress: &Progress,
+    outcome: Result<(), Stop>,
+) -> Result<bool, sea_orm::DbErr> {
+    match outcome {
+        Ok(()) => {
+            let promote = || snapshots::promote_and_finish(db, key, run_id, owner, progress);
+            retry_while_away("promoting the run", promote).await
+        }
+        Err(Stop::Failed(message)) => {
+            let fail = || fail(db, key, run_id, owner, progress, message.clone());
+            retry_while_away("recording the failed run", fail).await
+        }
+        Err(Stop::DatabaseAway) => {
+            tracing::warn!("database away too long; the run goes back to the queue");
+            retry_while_away("queueing the run again", || requeue(db, key, run_id, owner)).await
+        }
     }
 }
 
@@ -166,34 +205,43 @@ fn too_long(limit: Duration) -> String {
 }
 
 const UNEXPECTED: &str = "The retrieval failed unexpectedly. Try again; our team has been told.";
-const DATABASE: &str =
-    "The portal's database was unavailable during the retrieval. Click Sync now to try again.";
 
 /// Drops this claim's partial rows (the live snapshot stays) and records the failure.
 async fn fail(
-    state: &AppState,
+    db: &DatabaseConnection,
     key: SnapshotKey,
     run_id: i64,
     owner: &str,
     progress: &Progress,
     message: String,
 ) -> Result<bool, sea_orm::DbErr> {
-    snapshots::clear_run(&state.db, key).await?;
-    runs::finish(&state.db, run_id, owner, progress, Some(message)).await
+    snapshots::clear_run(db, key).await?;
+    runs::finish(db, run_id, owner, progress, Some(message)).await
+}
+
+/// Drops this claim's partial rows and puts the run back in the queue for the next claim.
+async fn requeue(
+    db: &DatabaseConnection,
+    key: SnapshotKey,
+    run_id: i64,
+    owner: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    snapshots::clear_run(db, key).await?;
+    runs::release(db, run_id, owner).await
 }
 
 fn current(progress: &Arc<Mutex<Progress>>) -> Progress {
     progress.lock().map(|p| *p).unwrap_or_default()
 }
 
-/// Retrieves while a heartbeat extends the lease and stores progress; a lost lease stops the
-/// retrieval (another instance owns the run now).
 /// A run whose heartbeat has not reached the database for this share of the lease stops, before
 /// another instance may take it over.
 fn heartbeat_deadline(t: WorkerTiming) -> Duration {
     t.lease * 2 / 3
 }
 
+/// Retrieves while a heartbeat extends the lease and stores progress; a lost lease stops the
+/// retrieval (another instance owns the run now), and so does a database away too long.
 async fn retrieve_with_heartbeat(
     state: &AppState,
     owner: &str,
@@ -201,10 +249,12 @@ async fn retrieve_with_heartbeat(
     run: &sync_run::Model,
     key: SnapshotKey,
     progress: Arc<Mutex<Progress>>,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let retrieval = retrieve(state, run, key, progress.clone());
     tokio::pin!(retrieval);
     let mut beat = tokio::time::interval(timing.heartbeat);
+    // After a heartbeat that waited on an unreachable database, beat once, not once per tick.
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_beat = std::time::Instant::now();
     loop {
         tokio::select! {
@@ -212,33 +262,40 @@ async fn retrieve_with_heartbeat(
             _ = beat.tick() => {
                 match runs::heartbeat(&state.db, run.id, owner, lease(timing), &current(&progress)).await {
                     Ok(true) => last_beat = std::time::Instant::now(),
-                    Ok(false) => return Err("The run was taken over by another instance.".into()),
+                    Ok(false) => return Err(Stop::Failed(TAKEN_OVER.into())),
                     Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
                 }
                 if last_beat.elapsed() > heartbeat_deadline(timing) {
-                    return Err(DATABASE.into());
+                    return Err(Stop::DatabaseAway);
                 }
             }
         }
     }
 }
 
+const TAKEN_OVER: &str = "The run was taken over by another instance.";
+
 async fn retrieve(
     state: &AppState,
     run: &sync_run::Model,
     key: SnapshotKey,
     progress: Arc<Mutex<Progress>>,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let conn = find_connection(state, run).await?;
     let creds = credentials_of(&conn, &state.sealer).map_err(|e| {
         tracing::error!(error = %e, "stored connection unusable");
-        "The stored connection could not be used. Edit the connection and enter the secret again."
-            .to_string()
+        Stop::Failed(
+            "The stored connection could not be used. Edit the connection and enter the secret again."
+                .to_string(),
+        )
     })?;
-    let connector = Connector::new(creds, &state.psa).map_err(|e| e.user_message())?;
-    snapshots::clear_run(&state.db, key)
-        .await
-        .map_err(database_error)?;
+    let connector =
+        Connector::new(creds, &state.psa).map_err(|e| Stop::Failed(e.user_message()))?;
+    retry_while_away("clearing the run's rows", || {
+        snapshots::clear_run(&state.db, key)
+    })
+    .await
+    .map_err(database_error)?;
     let mut sink = SnapshotSink {
         db: state.db.clone(),
         key,
@@ -247,25 +304,28 @@ async fn retrieve(
     };
     connector.retrieve(&mut sink).await.map_err(|e| {
         tracing::warn!(error = %e, "retrieval failed");
-        e.user_message()
+        Stop::Failed(e.user_message())
     })
 }
 
 async fn find_connection(
     state: &AppState,
     run: &sync_run::Model,
-) -> Result<psa_connection::Model, String> {
+) -> Result<psa_connection::Model, Stop> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    psa_connection::Entity::find_by_id(run.connection_id)
-        .filter(psa_connection::Column::TenantId.eq(run.tenant_id))
-        .one(&state.db)
+    let find = || {
+        psa_connection::Entity::find_by_id(run.connection_id)
+            .filter(psa_connection::Column::TenantId.eq(run.tenant_id))
+            .one(&state.db)
+    };
+    retry_while_away("reading the connection", find)
         .await
         .map_err(database_error)?
-        .ok_or_else(|| "The connection was removed.".to_string())
+        .ok_or_else(|| Stop::Failed("The connection was removed.".to_string()))
 }
 
-/// The detail goes to the log; the user reads what to do.
-fn database_error(e: sea_orm::DbErr) -> String {
-    tracing::warn!(error = %e, "database error during a run");
-    DATABASE.to_string()
+/// A database error that is not an outage (those are waited out): the detail goes to the log.
+fn database_error(e: sea_orm::DbErr) -> Stop {
+    tracing::error!(error = %e, "database error during a run");
+    Stop::Failed(UNEXPECTED.to_string())
 }

@@ -1,10 +1,12 @@
 //! The one application error type, its HTTP status, and the error pages. The browser gets a
 //! safe message and the request id; the cause goes to the log, once, here.
 
-use actix_web::dev::ServiceResponse;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 
@@ -39,10 +41,10 @@ pub enum AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match e {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(e.to_string()),
-            other => AppError::Internal(other.into()),
+        if crate::store::is_unavailable(&e) {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Internal(e.into())
         }
     }
 }
@@ -111,6 +113,24 @@ impl ResponseError for AppError {
     }
 }
 
+/// Sits outside the session middleware: a request whose session store could not reach the
+/// database answers 503 with the error page, whatever its handler made of the empty session.
+pub async fn session_store_outage(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> actix_web::Result<ServiceResponse<BoxBody>> {
+    let (outcome, unreachable) = crate::store::sessions::noting_outage(next.call(req)).await;
+    let unavailable =
+        || AppError::Unavailable("the session store cannot reach the database".into());
+    match outcome {
+        Ok(res) if unreachable => Ok(ServiceResponse::from_err(unavailable(), res.into_parts().0)),
+        // Writing the session failed after the handler, and actix-session kept no request to
+        // render a page with: the answer is a bare 503.
+        Err(_) if unreachable => Err(unavailable().into()),
+        other => other.map(ServiceResponse::map_into_boxed_body),
+    }
+}
+
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -171,5 +191,23 @@ fn default_message(status: StatusCode) -> &'static str {
         413 => "That request is too large.",
         400..=499 => "The request could not be read.",
         _ => "Something went wrong on our side. Our team can trace it with the request id below.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+
+    use super::*;
+
+    #[test]
+    fn a_connection_lost_during_a_query_answers_503_and_other_database_errors_500() {
+        let reset = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let lost = DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(reset))));
+        assert_eq!(AppError::from(lost).status_code(), 503);
+        let bug = DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::RowNotFound)));
+        assert_eq!(AppError::from(bug).status_code(), 500);
     }
 }

@@ -2,6 +2,8 @@
 //! `SYNC365_TEST_DATABASE_URL` is set), a temp data directory, port 0, and a cookie-keeping
 //! client that speaks forms.
 
+pub mod net;
+
 use std::sync::Arc;
 
 use figment::Figment;
@@ -54,9 +56,13 @@ impl Page {
     }
 }
 
-/// Settings for a test; `overrides` are (key, value) pairs as in `sync365.toml`.
+/// Settings for a test; `overrides` are (key, value) pairs as in `sync365.toml`. A fresh
+/// database is made unless the overrides name one.
 pub async fn settings(data_dir: &std::path::Path, overrides: &[(&str, &str)]) -> Settings {
-    let database_url = test_database_url(data_dir).await;
+    let database_url = match overrides.iter().find(|(k, _)| *k == "database_url") {
+        Some((_, url)) => url.to_string(),
+        None => test_database_url(data_dir).await,
+    };
     let mut f = Figment::from(Serialized::defaults(RawSettings::default()))
         .merge(("database_url", database_url))
         .merge(("data_dir", data_dir.display().to_string()))
@@ -75,13 +81,21 @@ pub async fn settings(data_dir: &std::path::Path, overrides: &[(&str, &str)]) ->
 
 /// A fresh database: a SQLite file in the temp dir, or a new PostgreSQL database.
 async fn test_database_url(dir: &std::path::Path) -> String {
-    match std::env::var("SYNC365_TEST_DATABASE_URL") {
-        Ok(base) if !base.is_empty() => fresh_postgres(&base).await,
-        _ => format!("sqlite://{}/test.db?mode=rwc", dir.display()),
+    match test_postgres() {
+        Some(base) => fresh_postgres(&base).await,
+        None => format!("sqlite://{}/test.db?mode=rwc", dir.display()),
     }
 }
 
-async fn fresh_postgres(base: &str) -> String {
+/// The PostgreSQL server tests may use, if `SYNC365_TEST_DATABASE_URL` names one.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("SYNC365_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A new, empty PostgreSQL database on the server `base` names, as a URL.
+pub async fn fresh_postgres(base: &str) -> String {
     use sea_orm::{ConnectionTrait, Database};
     let name = format!("sync365_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(base).await.expect("PostgreSQL reachable");
@@ -99,8 +113,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_adjusted(overrides, |_| {}).await
+    }
+
+    /// Like `spawn_with`, with a last word on the settings (for values that are not text).
+    pub async fn spawn_adjusted(
+        overrides: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let settings = settings(data_dir.path(), overrides).await;
+        let mut settings = settings(data_dir.path(), overrides).await;
+        adjust(&mut settings);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let app = sync365::Application::build(settings, listener)
             .await

@@ -11,6 +11,8 @@ mod data;
 mod health;
 mod hostile;
 mod integrations;
+mod outage;
+mod redirects;
 mod restart;
 mod sandbox;
 mod secrets;

@@ -14,7 +14,7 @@ use sync365::sync::progress::Progress;
 
 use crate::helpers::TestApp;
 
-async fn sandbox_with(companies: usize) -> RunningSandbox {
+pub async fn sandbox_with(companies: usize) -> RunningSandbox {
     let sizes = DataSizes {
         companies,
         contacts_per_company: 0,
@@ -36,10 +36,17 @@ async fn sandbox_with(companies: usize) -> RunningSandbox {
 
 /// Stores a ConnectWise connection to the sandbox's full-access account, as a save would.
 pub async fn store_connectwise(app: &TestApp, private_key: &str) -> psa_connection::Model {
+    store_connectwise_in(app, "Contoso IT", private_key).await
+}
+
+/// The same, for the tenant named `tenant`.
+pub async fn store_connectwise_in(
+    app: &TestApp,
+    tenant: &str,
+    private_key: &str,
+) -> psa_connection::Model {
     let db = &app.state.db;
-    let tenant = users::find_or_insert_tenant(db, "Contoso IT")
-        .await
-        .unwrap();
+    let tenant = users::find_or_insert_tenant(db, tenant).await.unwrap();
     let now = chrono::Utc::now();
     let conn = psa_connection::ActiveModel {
         tenant_id: Set(tenant.id),
@@ -66,7 +73,7 @@ pub async fn store_connectwise(app: &TestApp, private_key: &str) -> psa_connecti
 }
 
 /// Waits until the run leaves queued/running (the worker polls every second).
-async fn wait_for_end(app: &TestApp, run_id: i64) -> sync_run::Model {
+pub async fn wait_for_end(app: &TestApp, run_id: i64) -> sync_run::Model {
     for _ in 0..600 {
         let run = sync_run::Entity::find_by_id(run_id)
             .one(&app.state.db)
@@ -81,7 +88,7 @@ async fn wait_for_end(app: &TestApp, run_id: i64) -> sync_run::Model {
     panic!("run {run_id} did not finish in time");
 }
 
-async fn live_customers(app: &TestApp, conn_id: i64) -> Vec<customer::Model> {
+pub async fn live_customers(app: &TestApp, conn_id: i64) -> Vec<customer::Model> {
     let conn = psa_connection::Entity::find_by_id(conn_id)
         .one(&app.state.db)
         .await
@@ -95,7 +102,7 @@ async fn live_customers(app: &TestApp, conn_id: i64) -> Vec<customer::Model> {
         .unwrap()
 }
 
-async fn sandbox_count(sb: &RunningSandbox, path: &str) -> u64 {
+pub async fn sandbox_count(sb: &RunningSandbox, path: &str) -> u64 {
     let url = format!("{}/v4_6_release/apis/3.0/{path}", sb.base_url);
     let body: serde_json::Value = reqwest::Client::new()
         .get(url)

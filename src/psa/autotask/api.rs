@@ -12,7 +12,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::limits::{Budget, Lanes};
-use crate::psa::error::AutotaskRefusal;
+use crate::psa::error::{AutotaskRefusal, RedirectAt};
 use crate::psa::http::{Answer, RetryPolicy, fetch_with_retry};
 use crate::psa::{PsaError, ThresholdUsage};
 
@@ -244,7 +244,8 @@ impl Api {
         };
         let outcome = fetch_with_retry(build, &self.host, &self.retry, MAX_BODY, is_business_error)
             .instrument(span.clone())
-            .await;
+            .await
+            .map_err(|e| e.redirect_at(RedirectAt::AutotaskZone));
         record(&span, &outcome, started.elapsed());
         outcome
     }

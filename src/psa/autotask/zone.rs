@@ -8,6 +8,7 @@ use url::Url;
 use super::api::{VERSION, host_label, messages};
 use crate::domain::autotask::Zone;
 use crate::psa::PsaError;
+use crate::psa::error::RedirectAt;
 use crate::psa::http::{RetryPolicy, fetch_with_retry};
 
 const PLACEHOLDER: &str = "{zone}";
@@ -140,7 +141,8 @@ pub async fn discover(
     let is_final = |_: StatusCode, body: &[u8]| is_unknown_user(body);
     let answer = fetch_with_retry(|| client.get(url.clone()), &host, retry, MAX_BODY, is_final)
         .instrument(span.clone())
-        .await?;
+        .await
+        .map_err(|e| e.redirect_at(RedirectAt::AutotaskZoneLookup))?;
     span.record("status", answer.status.as_u16());
     read_discovery(urls, &host, answer.status, &answer.body)
 }
