@@ -208,11 +208,14 @@ fn parse_proxies(list: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse().map_err(|_| {
-                let message =
-                    format!("{s:?} is not an IP address; list addresses, e.g. 127.0.0.1,::1");
-                invalid("SYNC365_TRUSTED_PROXIES", message)
-            })
+            // Compared with client addresses in canonical form (mapped IPv6 as IPv4).
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| ip.to_canonical())
+                .map_err(|_| {
+                    let message =
+                        format!("{s:?} is not an IP address; list addresses, e.g. 127.0.0.1,::1");
+                    invalid("SYNC365_TRUSTED_PROXIES", message)
+                })
         })
         .collect()
 }
@@ -370,8 +373,12 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_a_list_of_addresses() {
-        let ok = with(&[("trusted_proxies", " 127.0.0.1, ::1 ")]).unwrap();
-        assert_eq!(ok.trusted_proxies.len(), 2);
+        let ok = with(&[("trusted_proxies", " 127.0.0.1, ::1, ::ffff:10.0.0.5 ")]).unwrap();
+        assert_eq!(ok.trusted_proxies.len(), 3);
+        assert_eq!(
+            ok.trusted_proxies[2],
+            "10.0.0.5".parse::<std::net::IpAddr>().unwrap()
+        );
         let err = with(&[("trusted_proxies", "proxy.local")])
             .unwrap_err()
             .to_string();

@@ -2,7 +2,7 @@
 //! lease kept alive by a heartbeat), retrieves into a fresh snapshot, and promotes it only on
 //! success. A run whose instance died is claimed again once its lease runs out. While the
 //! database is away the worker waits: a short outage only pauses a run, a long one puts it
-//! back in the queue, and neither fails it.
+//! back in the queue (the claim still counts towards the run's attempts).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -197,9 +197,14 @@ async fn end_run(
 const INTERRUPTED: &str =
     "The retrieval was interrupted several times and has stopped. Click Sync now to try again.";
 fn too_long(limit: Duration) -> String {
-    let hours = limit.as_secs_f64() / 3600.0;
+    let secs = limit.as_secs();
+    let took = match secs {
+        0..=119 => format!("{secs} seconds"),
+        120..=7199 => format!("{} minutes", secs / 60),
+        _ => format!("{:.1} hours", secs as f64 / 3600.0),
+    };
     format!(
-        "The retrieval was still going after {hours:.1} hours and was stopped; the last complete \
+        "The retrieval was still going after {took} and was stopped; the last complete \
          data stays. Check that the connection points at your own PSA, then click Sync now."
     )
 }

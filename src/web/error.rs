@@ -19,6 +19,9 @@ pub enum AppError {
     /// Signed in with a temporary password: choose one's own first.
     #[error("password change required")]
     PasswordChangeRequired,
+    /// The organisation ran more connection tests in a short time than allowed.
+    #[error("too many connection tests")]
+    TooManyTests,
     /// The CSRF token was missing or wrong.
     #[error("CSRF token missing or wrong")]
     Csrf,
@@ -59,6 +62,9 @@ impl AppError {
         match self {
             AppError::SignInRequired { .. } => "Please sign in.",
             AppError::PasswordChangeRequired => "Choose your own password first.",
+            AppError::TooManyTests => {
+                "Your organisation has run many connection tests in the last few minutes. Wait five minutes, then go back and try again."
+            }
             AppError::Csrf => {
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
             }
@@ -83,6 +89,7 @@ impl ResponseError for AppError {
             }
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::TooManyTests => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,7 +111,7 @@ impl ResponseError for AppError {
         }
         if let AppError::PasswordChangeRequired = self {
             return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/account/password?first=1"))
+                .insert_header((header::LOCATION, "/account/password"))
                 .finish();
         }
         let mut resp = HttpResponse::build(self.status_code()).finish();

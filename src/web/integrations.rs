@@ -271,14 +271,7 @@ fn form_field(field: Field, form: &PsaForm) -> Option<&'static str> {
 /// Builds the connector and runs the test. It calls the PSA: seconds, not milliseconds.
 // Limitation: the request waits for the PSA (bounded by the connector's timeouts and retries);
 // there is no background test with a progress page, only the script's "Testing…" label.
-async fn verify(
-    state: &State,
-    tenant: i64,
-    credentials: PsaCredentials,
-) -> Result<Verification, PsaError> {
-    if !test_allowed(state, tenant).await? {
-        return Err(PsaError::TooManyTests);
-    }
+async fn verify(state: &State, credentials: PsaCredentials) -> Result<Verification, PsaError> {
     Connector::new(credentials, &state.psa)?.verify().await
 }
 
@@ -291,21 +284,15 @@ const TESTS: crate::store::throttle::ThrottlePolicy = crate::store::throttle::Th
     max_lock: chrono::Duration::minutes(15),
 };
 
-/// Counts one test of the tenant; false past its allowance.
-async fn test_allowed(state: &State, tenant: i64) -> Result<bool, PsaError> {
+/// Counts one test of the tenant; false past its allowance. Checked before a test, and a
+/// refusal changes nothing stored.
+pub async fn tests_left(state: &State, tenant: i64) -> Result<bool, AppError> {
     use crate::store::throttle;
     let key = format!("psa_test:{tenant}");
-    let store = |e: sea_orm::DbErr| PsaError::Store(e.to_string());
-    if throttle::locked_until(&state.db, &key)
-        .await
-        .map_err(store)?
-        .is_some()
-    {
+    if throttle::locked_until(&state.db, &key).await?.is_some() {
         return Ok(false);
     }
-    let counted = throttle::record_failure(&state.db, &key, TESTS)
-        .await
-        .map_err(store)?;
+    let counted = throttle::record_failure(&state.db, &key, TESTS).await?;
     Ok(counted <= TESTS.allowed_failures)
 }
 
@@ -352,7 +339,10 @@ async fn create(
         "psa_test"
     };
     let target = audit_target(&parsed.identity);
-    let verification = match verify(&state, tenant, parsed.credentials).await {
+    if !tests_left(&state, tenant).await? {
+        return ctx.psa_failed(form, None, &PsaError::TooManyTests);
+    }
+    let verification = match verify(&state, parsed.credentials).await {
         Ok(v) => v,
         Err(e) => {
             ctx.audit(action, &target, "failed", &e.user_message())
@@ -604,6 +594,9 @@ async fn retest(
 ) -> Result<HttpResponse, AppError> {
     let tenant = user.require_admin()?;
     let c = find_own(&state, tenant, *id).await?;
+    if !tests_left(&state, tenant).await? {
+        return Err(AppError::TooManyTests);
+    }
     test_again(&state, &req, Actor::from(&user), "psa_test", &c).await?;
     Ok(see_other(&connection_path(c.id)))
 }
@@ -618,7 +611,7 @@ pub async fn test_again(
     c: &psa_connection::Model,
 ) -> Result<(), AppError> {
     let verified = match crate::sync::credentials::credentials_of(c, &state.sealer) {
-        Ok(credentials) => verify(state, c.tenant_id, credentials)
+        Ok(credentials) => verify(state, credentials)
             .await
             .map_err(|e| e.user_message()),
         Err(e) => Err(e.user_message()),
@@ -701,7 +694,10 @@ async fn edit(
         return ctx.field_errors(form, Some(c.id), vec![error], String::new());
     }
     let target = format!("connection {}", c.id);
-    let verification = match verify(&state, tenant, parsed.credentials).await {
+    if !tests_left(&state, tenant).await? {
+        return ctx.psa_failed(form, Some(c.id), &PsaError::TooManyTests);
+    }
+    let verification = match verify(&state, parsed.credentials).await {
         Ok(v) => v,
         Err(e) => {
             ctx.audit("psa_edit", &target, "failed", &e.user_message())

@@ -428,6 +428,9 @@ async fn retest(
     let c = connections::find_connection(&state.db, tid, cid)
         .await?
         .ok_or(AppError::NotFound)?;
+    if !super::integrations::tests_left(&state, tid).await? {
+        return Err(AppError::TooManyTests);
+    }
     let actor = actor_in(&user, tid);
     super::integrations::test_again(&state, &req, actor, "support_psa_test", &c).await?;
     Ok(see_other(&format!("/support/tenants/{tid}")))

@@ -175,7 +175,6 @@ async fn create(
     )
     .await?;
     txn.commit().await?;
-    // Limitation: the temporary password does not force a change at first sign-in.
     let mut page = users_page(&state, &session, &user, tenant).await?;
     page.created_email = email;
     page.temporary_password = temporary;

@@ -672,3 +672,22 @@ async fn keys_accepted_but_system_info_forbidden_still_verifies() {
     assert_eq!(row(&v, "API keys").status, CheckStatus::Pass);
     assert!(v.detected.contains("v2025.1"), "{}", v.detected);
 }
+
+#[tokio::test]
+async fn a_408_from_a_server_closing_an_idle_connection_is_sent_again() {
+    let server = MockServer::start().await;
+    Mock::given(path_regex("/company/companies/count$"))
+        .respond_with(ResponseTemplate::new(408))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    full_access(&server).await;
+    let v = verify(&server).await.unwrap();
+    assert!(v.passed(), "{:#?}", v.checks);
+    let calls = server.received_requests().await.unwrap();
+    let counts = calls
+        .iter()
+        .filter(|r| r.url.path().ends_with("/company/companies/count"));
+    assert!(counts.count() >= 2, "the 408 was followed by a second try");
+}

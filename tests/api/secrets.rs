@@ -264,16 +264,17 @@ async fn no_secret_appears_in_any_page_log_line_or_database_column() {
     let at = save(&mut seen, &admin, &autotask).await;
     wait_for_run(&admin, &cw).await;
     wait_for_run(&admin, &at).await;
-    seen.post_page(&admin, &cw, &format!("{cw}/test"), &[])
+    let tested = seen
+        .post_page(&admin, &cw, &format!("{cw}/test"), &[])
         .await;
+    assert_eq!(tested, StatusCode::SEE_OTHER, "test again");
     let edit = connectwise(CW_FULL.1, "save");
-    seen.post_page(
-        &admin,
-        &format!("{cw}/edit"),
-        &format!("{cw}/edit"),
-        &borrowed(&edit),
-    )
-    .await;
+    let (edit_page, edit_path) = (format!("{cw}/edit"), format!("{cw}/edit"));
+    let edited = seen
+        .post_page(&admin, &edit_page, &edit_path, &borrowed(&edit))
+        .await;
+    assert_eq!(edited, StatusCode::SEE_OTHER, "edit");
+    wait_for_run(&admin, &cw).await; // the edit queued a run with the new settings
     let temporary = {
         let fields = [("email", "new@contoso.test"), ("role", "member")];
         let resp = seen
@@ -288,8 +289,10 @@ async fn no_secret_appears_in_any_page_log_line_or_database_column() {
         ("new", NEW_PASSWORD),
         ("confirm", NEW_PASSWORD),
     ];
-    seen.post_page(&admin, "/account/password", "/account/password", &change)
+    let changed = seen
+        .post_page(&admin, "/account/password", "/account/password", &change)
         .await;
+    assert_eq!(changed, StatusCode::SEE_OTHER, "password change");
 
     // Every page an admin and a support user can open.
     let customers = seen.get(&admin, "/customers").await;

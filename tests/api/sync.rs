@@ -190,7 +190,7 @@ async fn a_run_with_refused_keys_fails_with_the_key_message() {
         .unwrap();
     let done = wait_for_end(&app, run.id).await;
     assert_eq!(done.state, runs::FAILED);
-    assert!(done.error.unwrap().contains("refused the credentials"));
+    assert!(done.error.unwrap().contains("refused the keys"));
 }
 
 fn customer(id: &str, name: &str) -> Customer {
