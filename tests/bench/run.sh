@@ -52,11 +52,16 @@ machine() {
         "$STARTED_AT" "$ARGS" "$PROFILE" "$(nproc)" "$cpu" "$ram" "$START_LOAD" "$(load)"
 }
 
-# Runs one retrieval benchmark, its output to standard error and its result rows to $ROWS.
+# Runs one retrieval benchmark, its output to standard error and its result rows to $ROWS; a
+# failure becomes a row, so the other results are still printed. (`tee -a`: without append, tee
+# would truncate a standard error redirected to a file.)
 retrieval() {
     step "cargo bench --bench $1"
-    cargo bench --quiet --profile "$PROFILE" --bench "$1" -- $QUICK | tee /dev/stderr |
-        sed -n 's/^RESULT //p' >>"$ROWS"
+    if ! cargo bench --quiet --profile "$PROFILE" --bench "$1" -- $QUICK | tee -a /dev/stderr |
+        sed -n 's/^RESULT //p' >>"$ROWS"; then
+        echo "| $1 | FAILED, see its output | - | - | - | - |" >>"$ROWS"
+        FAILED=1
+    fi
 }
 
 need_tools
@@ -70,13 +75,15 @@ cargo build --profile "$PROFILE" --bin sync365 --example bench_baseline >&2
 cargo bench --profile "$PROFILE" --no-run --bench connectwise_retrieval --bench autotask_retrieval >&2
 
 START=$(date +%s)
+FAILED=0
 retrieval connectwise_retrieval
 retrieval autotask_retrieval
 step "page benchmark"
-# The table is still worth printing when a page request failed (the row says so).
-FAILED=0
 bash tests/bench/pages.sh $QUICK "$OUT/sync365" "$OUT/examples/bench_baseline" |
-    sed -n 's/^RESULT //p' >>"$ROWS" || FAILED=1
+    sed -n 's/^RESULT //p' >>"$ROWS" || {
+    echo "| pages.sh | FAILED, see its output | - | - | - | - |" >>"$ROWS"
+    FAILED=1
+}
 
 step "results (the benchmarks took $(( $(date +%s) - START )) s after the build)"
 printf '\n%s\n\n' "$(machine)"
