@@ -3,7 +3,10 @@
 //! units, 3k products, at 0 and 30 ms of injected latency. Wall time, requests made against
 //! the fewest possible, and peak memory.
 //!
-//! `cargo bench --bench autotask_retrieval` (add `--profile dev` to skip a release build).
+//! `cargo bench --bench autotask_retrieval` (add `--profile dev` to skip a release build;
+//! `-- --quick` for a small data set). `tests/bench/run.sh` runs it and collects the rows.
+
+mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +21,41 @@ use sync365::psa::{Agreement, AgreementLine, Customer, Product, PsaError, Record
 const CODE: &str = "SYNC365SANDBOXCODE";
 const USER: &str = "sbxfullapi00001@SANDBOX.EXAMPLE";
 const SECRET: &str = "Full*Secret#001";
+
+/// Requests the connector may have in flight per entity: Autotask's thread limit.
+const CONCURRENCY: usize = 3;
+
+use common::{Outcome, proc_kib, reset_peak, short};
+
+/// The data set the sandbox serves.
+#[derive(Clone, Copy)]
+struct Sizes {
+    companies: usize,
+    contracts: usize,
+    products: usize,
+}
+
+impl Sizes {
+    const STANDARD: Self = Self {
+        companies: 10_000,
+        contracts: 15_000,
+        products: 3_000,
+    };
+    const QUICK: Self = Self {
+        companies: 1_000,
+        contracts: 1_500,
+        products: 300,
+    };
+
+    fn label(&self) -> String {
+        format!(
+            "{} companies, {} contracts, {} products",
+            short(self.companies),
+            short(self.contracts),
+            short(self.products)
+        )
+    }
+}
 
 /// Counts what arrives and keeps nothing, like a sink that writes each page and lets it go.
 #[derive(Default)]
@@ -71,20 +109,15 @@ impl Drop for Sandbox {
     }
 }
 
-async fn start_sandbox(latency_ms: u64) -> anyhow::Result<Sandbox> {
+async fn start_sandbox(sizes: Sizes, latency_ms: u64) -> anyhow::Result<Sandbox> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_sync365"))
         .args(["sandbox", "--bind", &format!("127.0.0.1:{port}")])
-        .args([
-            "--companies",
-            "10000",
-            "--agreements",
-            "15000",
-            "--products",
-            "3000",
-        ])
+        .args(["--companies", &sizes.companies.to_string()])
+        .args(["--agreements", &sizes.contracts.to_string()])
+        .args(["--products", &sizes.products.to_string()])
         .args(["--contacts-per-company", "0", "--tickets", "10"])
         .args(["--latency-ms", &latency_ms.to_string()])
         .stdout(Stdio::null())
@@ -113,7 +146,7 @@ fn connector(base: &str) -> anyhow::Result<Autotask> {
         &format!("{base}/atservicesrest/"),
         &format!("{base}/{{zone}}/atservicesrest/"),
     )?;
-    server.entity_concurrency = 3;
+    server.entity_concurrency = CONCURRENCY;
     let creds = Credentials {
         zone: Zone::parse("webservices2")?,
         username: USER.into(),
@@ -126,27 +159,6 @@ fn connector(base: &str) -> anyhow::Result<Autotask> {
     Ok(Autotask::new(creds, &server, &policy)?)
 }
 
-/// Resident memory figures from /proc, in KiB: (current, peak since the last reset).
-fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .unwrap_or_default();
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Forgets the peak so far (Linux: writing 5 to clear_refs resets VmHWM to the current RSS).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 async fn logged_requests(base: &str) -> anyhow::Result<u64> {
     let log: Vec<serde_json::Value> = reqwest::get(format!("{base}/_sandbox/requests"))
         .await?
@@ -156,8 +168,9 @@ async fn logged_requests(base: &str) -> anyhow::Result<u64> {
 }
 
 /// The fewest requests that could fetch the same rows: one per 500 rows of each entity, plus
-/// the five counts.
-fn minimum(t: &Tally) -> u64 {
+/// the five counts. The catalog's 3000 products in the sandbox are counted apart from its
+/// services, as they are read by separate queries.
+fn minimum(t: &Tally, products: usize) -> u64 {
     let expected = |phase| {
         t.expected
             .iter()
@@ -169,27 +182,27 @@ fn minimum(t: &Tally) -> u64 {
         + pages(expected(Phase::Agreements))
         + pages(expected(Phase::AgreementLines))
         + pages(t.lines_with_units)
-        + pages(expected(Phase::Products).saturating_sub(3000))
-        + pages(3000)
+        + pages(expected(Phase::Products).saturating_sub(products as u64))
+        + pages(products as u64)
         + 5
 }
 
-async fn run(latency_ms: u64) -> anyhow::Result<()> {
-    let sandbox = start_sandbox(latency_ms).await?;
+async fn run(sizes: Sizes, latency_ms: u64) -> anyhow::Result<()> {
+    let sandbox = start_sandbox(sizes, latency_ms).await?;
     let autotask = connector(&sandbox.base)?;
     let mut tally = Tally::default();
-    let (rss_before, _) = memory_kib();
+    let rss_before = proc_kib("VmRSS:");
     reset_peak();
     let started = Instant::now();
     autotask.retrieve(&mut tally).await?;
     let wall = started.elapsed();
-    let (_, peak) = memory_kib();
+    let peak = proc_kib("VmHWM:");
     let requests = logged_requests(&sandbox.base).await?;
+    let minimum = minimum(&tally, sizes.products);
     println!(
-        "latency {latency_ms:>2} ms: {:>6.2} s wall, {requests} requests (minimum {}), peak RSS +{} KiB over {} KiB; \
+        "latency {latency_ms:>2} ms: {:>6.2} s wall, {requests} requests (minimum {minimum}), peak RSS +{} KiB over {} KiB; \
          {} customers, {} contracts, {} contract services ({} with current units), {} catalog items",
         wall.as_secs_f64(),
-        minimum(&tally),
         peak.saturating_sub(rss_before),
         rss_before,
         tally.customers,
@@ -198,17 +211,35 @@ async fn run(latency_ms: u64) -> anyhow::Result<()> {
         tally.lines_with_units,
         tally.products,
     );
+    Outcome {
+        what: format!(
+            "Autotask retrieval, {}; {latency_ms} ms latency, {CONCURRENCY} in flight per entity",
+            sizes.label()
+        ),
+        took: wall,
+        requests,
+        minimum,
+        concurrency: CONCURRENCY as u64,
+        latency_ms,
+        peak_kib: peak,
+    }
+    .print_row();
     Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
+    let sizes = if common::quick() {
+        Sizes::QUICK
+    } else {
+        Sizes::STANDARD
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
         for latency in [0, 30] {
-            run(latency).await?;
+            run(sizes, latency).await?;
         }
         Ok(())
     })

@@ -1,10 +1,14 @@
 //! Benchmark: a full ConnectWise retrieval from the sandbox (10k companies, 20k agreements with
-//! additions, 3k products) at 0 and 30 ms injected latency: wall time, requests, peak memory.
+//! additions, 3k products) at 0 and 30 ms injected latency: wall time against the least
+//! possible, requests against the fewest possible, peak memory.
 //!
 //! The sandbox runs as a separate process (`sync365 sandbox`), so the peak memory measured here
 //! is the connector's alone.
 //!
-//! Run: `cargo bench --bench connectwise_retrieval` (add `--profile dev` on a busy machine).
+//! Run: `cargo bench --bench connectwise_retrieval` (add `--profile dev` on a busy machine;
+//! `-- --quick` for a small data set). `tests/bench/run.sh` runs it and collects the rows.
+
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -15,13 +19,60 @@ use sync365::psa::http::OutboundPolicy;
 use sync365::psa::records::{Agreement, AgreementLine, Customer, Phase, Product, RecordSink};
 use sync365::sandbox::accounts;
 
+use common::{Outcome, proc_kib, reset_peak, short};
+
+/// The data set the sandbox serves.
+#[derive(Clone, Copy)]
+struct Sizes {
+    companies: usize,
+    agreements: usize,
+    products: usize,
+}
+
+impl Sizes {
+    const STANDARD: Self = Self {
+        companies: 10_000,
+        agreements: 20_000,
+        products: 3_000,
+    };
+    const QUICK: Self = Self {
+        companies: 1_000,
+        agreements: 1_000,
+        products: 300,
+    };
+
+    fn label(&self) -> String {
+        format!(
+            "{} companies, {} agreements, {} products",
+            short(self.companies),
+            short(self.agreements),
+            short(self.products)
+        )
+    }
+}
+
 /// Counts records and drops them, so the peak memory is the connector's own.
 #[derive(Default)]
 struct Counting {
     customers: usize,
     agreements: usize,
+    /// Active agreements: each needs a request of its own for its additions.
+    active: usize,
     lines: usize,
     products: usize,
+}
+
+impl Counting {
+    /// The fewest requests that fetch the same rows: a count and one request per page of 1000
+    /// for companies, agreements and catalog items, and one per active agreement for its
+    /// additions (ConnectWise lists additions per agreement only).
+    fn minimum(&self) -> u64 {
+        let pages = |rows: usize| rows.div_ceil(1000).max(1) as u64;
+        3 + pages(self.customers)
+            + pages(self.agreements)
+            + self.active as u64
+            + pages(self.products)
+    }
 }
 
 #[async_trait::async_trait]
@@ -35,6 +86,7 @@ impl RecordSink for Counting {
     }
     async fn agreements(&mut self, page: Vec<Agreement>) -> Result<(), PsaError> {
         self.agreements += page.len();
+        self.active += page.iter().filter(|a| is_active(a)).count();
         Ok(())
     }
     async fn agreement_lines(&mut self, page: Vec<AgreementLine>) -> Result<(), PsaError> {
@@ -47,20 +99,10 @@ impl RecordSink for Counting {
     }
 }
 
-/// A `kB` figure from /proc/self/status (`VmHWM`, `VmRSS`).
-fn proc_kb(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .unwrap_or_default();
-    let digits: String = line.chars().filter(char::is_ascii_digit).collect();
-    digits.parse().unwrap_or(0)
-}
-
-/// Resets the peak-RSS mark (Linux: writing 5 to clear_refs), so each run measures its own.
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// The connector reads additions of active agreements only; the sandbox always sends a status.
+fn is_active(agreement: &Agreement) -> bool {
+    let status = agreement.status.as_deref().unwrap_or_default();
+    status.eq_ignore_ascii_case("active")
 }
 
 /// The sandbox child process and its control endpoints.
@@ -71,20 +113,15 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    async fn start() -> anyhow::Result<Self> {
+    async fn start(sizes: Sizes) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_sync365"))
             .args(["sandbox", "--bind", &format!("127.0.0.1:{port}")])
-            .args([
-                "--companies",
-                "10000",
-                "--agreements",
-                "20000",
-                "--products",
-                "3000",
-            ])
+            .args(["--companies", &sizes.companies.to_string()])
+            .args(["--agreements", &sizes.agreements.to_string()])
+            .args(["--products", &sizes.products.to_string()])
             .stdout(std::process::Stdio::null())
             .spawn()?;
         let sandbox = Self {
@@ -127,7 +164,7 @@ impl Sandbox {
         Ok(())
     }
 
-    async fn request_count(&self) -> anyhow::Result<usize> {
+    async fn request_count(&self) -> anyhow::Result<u64> {
         let log: Vec<serde_json::Value> = self
             .control
             .get(self.url("requests"))
@@ -135,7 +172,7 @@ impl Sandbox {
             .await?
             .json()
             .await?;
-        Ok(log.len())
+        Ok(log.len() as u64)
     }
 }
 
@@ -167,34 +204,61 @@ fn connector(sb: &Sandbox, concurrency: usize) -> Result<ConnectWise, PsaError> 
     ConnectWise::new(creds, &settings, &policy)
 }
 
-async fn run_once(sb: &Sandbox, latency_ms: u64, concurrency: usize) -> anyhow::Result<()> {
+async fn run_once(
+    sb: &Sandbox,
+    sizes: Sizes,
+    latency_ms: u64,
+    concurrency: usize,
+) -> anyhow::Result<()> {
     sb.prepare(latency_ms).await?;
     reset_peak();
-    let before = proc_kb("VmRSS:");
+    let before = proc_kib("VmRSS:");
     let started = Instant::now();
     let mut sink = Counting::default();
     connector(sb, concurrency)?.retrieve(&mut sink).await?;
     let took: Duration = started.elapsed();
-    let peak = proc_kb("VmHWM:");
+    let peak = proc_kib("VmHWM:");
+    let requests = sb.request_count().await?;
     println!(
-        "latency {latency_ms:>2} ms, concurrency {concurrency}: {:>7.2} s, {:>6} requests, {} customers, {} agreements, {} additions, {} products, RSS before {} MiB, peak {} MiB",
+        "latency {latency_ms:>2} ms, concurrency {concurrency}: {:>7.2} s, {requests:>6} requests (minimum {}), {} customers, {} agreements ({} active), {} additions, {} products, RSS before {} MiB, peak {} MiB",
         took.as_secs_f64(),
-        sb.request_count().await?,
+        sink.minimum(),
         sink.customers,
         sink.agreements,
+        sink.active,
         sink.lines,
         sink.products,
         before / 1024,
         peak / 1024,
     );
+    Outcome {
+        what: format!(
+            "ConnectWise retrieval, {}; {latency_ms} ms latency, {concurrency} in flight",
+            sizes.label()
+        ),
+        took,
+        requests,
+        minimum: sink.minimum(),
+        concurrency: concurrency as u64,
+        latency_ms,
+        peak_kib: peak,
+    }
+    .print_row();
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let sb = Sandbox::start().await?;
-    for (latency, concurrency) in [(0, 4), (30, 4), (30, 8)] {
-        run_once(&sb, latency, concurrency).await?;
+    let quick = common::quick();
+    let sizes = if quick { Sizes::QUICK } else { Sizes::STANDARD };
+    let runs: &[(u64, usize)] = if quick {
+        &[(0, 4), (30, 4)]
+    } else {
+        &[(0, 4), (30, 4), (30, 8)]
+    };
+    let sb = Sandbox::start(sizes).await?;
+    for &(latency, concurrency) in runs {
+        run_once(&sb, sizes, latency, concurrency).await?;
     }
     Ok(())
 }
