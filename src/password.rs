@@ -29,10 +29,10 @@ pub fn check_new(password: &str) -> Result<(), String> {
 }
 
 /// At most this many hashes at once (19 MiB each): a flood of sign-ins queues here instead of
-/// exhausting memory or the blocking pool.
+/// exhausting memory or the blocking pool, and half the cores stay free to serve pages.
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores * 2)
+    tokio::sync::Semaphore::new((cores / 2).max(1))
 });
 
 /// Hashes a password into a PHC string.

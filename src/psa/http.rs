@@ -442,7 +442,23 @@ fn retry_after(resp: &Response) -> Option<Duration> {
 /// Timeouts, cut bodies and resets mid-answer are worth a retry; refused connections, DNS and
 /// TLS failures are not (they will fail the same way at once).
 fn is_transient(e: &reqwest::Error) -> bool {
-    e.is_timeout() || e.is_body() || (!e.is_connect() && is_reset(e))
+    e.is_timeout() || e.is_body() || (!e.is_connect() && (is_reset(e) || closed_idle(e)))
+}
+
+/// The server closed a kept-alive connection just as the request went out on it: nothing
+/// reached the application, so sending again is safe.
+fn closed_idle(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn is_reset(e: &reqwest::Error) -> bool {
@@ -756,6 +772,38 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// A server that closes its first connection after reading the request, then answers.
+    async fn closing_once_then_answering() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for answer in [false, true] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                if answer {
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    let _ = socket.write_all(ok).await;
+                }
+            }
+        });
+        format!("http://127.0.0.1:{port}/")
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_under_a_request_is_sent_again() {
+        let url = closing_once_then_answering().await;
+        let client = reqwest::Client::new();
+        let retry = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        };
+        let resp = send_with_retry(|| client.get(&url), "127.0.0.1", &retry).await;
+        assert_eq!(resp.unwrap().status(), StatusCode::OK);
     }
 
     #[test]
