@@ -83,17 +83,25 @@ async fn apply_policy(
     let Some(current) = row::Entity::find_by_id(key.to_string()).one(db).await? else {
         return Ok(0);
     };
-    let mut update: row::ActiveModel = current.clone().into();
     let mut failures = current.failures;
+    // An update by key, not of the row read: a successful sign-in may have cleared the row since
+    // (then there is nothing left to lock, and nothing fails).
+    let update = row::Entity::update_many().filter(row::Column::Key.eq(key));
     if now - current.window_start > policy.window && current.locked_until.is_none_or(|u| u < now) {
         failures = 1;
-        update.failures = Set(1);
-        update.window_start = Set(now);
-        update.locked_until = Set(None);
+        update
+            .col_expr(row::Column::Failures, Expr::value(1))
+            .col_expr(row::Column::WindowStart, Expr::value(now))
+            .col_expr(row::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .exec(db)
+            .await?;
     } else if current.failures >= policy.allowed_failures {
-        update.locked_until = Set(Some(now + lock_for(current.failures, policy)));
+        let until = now + lock_for(current.failures, policy);
+        update
+            .col_expr(row::Column::LockedUntil, Expr::value(Some(until)))
+            .exec(db)
+            .await?;
     }
-    row::Entity::update(update).exec(db).await?;
     Ok(failures)
 }
 

@@ -92,3 +92,6 @@ others=$(grep -v '^303 ' "$WORK/signins" | cut -d' ' -f1 | sort | uniq -c | tr '
 latency=$(cut -d' ' -f2 "$WORK/signins" | sort -n | awk '{a[NR]=$1} END{printf "p50 %.0f ms, p99 %.0f ms", a[int(NR*0.5)+1]*1000, a[int(NR*0.99)+1]*1000}')
 echo "sign-ins during phase 2: $ok of $total answered 303 (others: ${others:-none}); $latency"
 echo "retrieval now: $(curl -fs -b "$JAR" "$LOC/status.json")"
+errors=$(grep -c ' ERROR ' "$WORK/portal.log" || true)
+echo "portal log: $errors error line(s)"
+grep ' ERROR ' "$WORK/portal.log" | head -5 || true
