@@ -92,7 +92,10 @@ async fn apply_policy(
         update
             .col_expr(row::Column::Failures, Expr::value(1))
             .col_expr(row::Column::WindowStart, Expr::value(now))
-            .col_expr(row::Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                row::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .exec(db)
             .await?;
     } else if current.failures >= policy.allowed_failures {
