@@ -122,6 +122,18 @@ pub async fn claim_next(
     Ok(None)
 }
 
+/// An update that ends runs in `state`, now, with `error`, and releases their lease.
+fn ended(state: &str, error: Option<String>) -> sea_orm::UpdateMany<run::Entity> {
+    run::Entity::update_many()
+        .col_expr(run::Column::State, Expr::value(state))
+        .col_expr(run::Column::FinishedAt, Expr::value(super::now()))
+        .col_expr(
+            run::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(run::Column::Error, Expr::value(error))
+}
+
 /// Fails a connection's queued or running run with `reason`: its instance notices at the next
 /// heartbeat, and its snapshot can no longer become live.
 pub async fn supersede_open_runs(
@@ -130,14 +142,7 @@ pub async fn supersede_open_runs(
     connection_id: i64,
     reason: &str,
 ) -> Result<u64, DbErr> {
-    let done = run::Entity::update_many()
-        .col_expr(run::Column::State, Expr::value(FAILED))
-        .col_expr(run::Column::FinishedAt, Expr::value(super::now()))
-        .col_expr(
-            run::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(run::Column::Error, Expr::value(reason))
+    let done = ended(FAILED, Some(reason.to_string()))
         .filter(run::Column::TenantId.eq(tenant_id))
         .filter(run::Column::ConnectionId.eq(connection_id))
         .filter(run::Column::State.is_in([QUEUED, RUNNING]))
@@ -184,15 +189,8 @@ pub async fn finish(
     error: Option<String>,
 ) -> Result<bool, DbErr> {
     let state = if error.is_some() { FAILED } else { SUCCEEDED };
-    let done = run::Entity::update_many()
-        .col_expr(run::Column::State, Expr::value(state))
-        .col_expr(run::Column::FinishedAt, Expr::value(super::now()))
-        .col_expr(
-            run::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    let done = ended(state, error)
         .col_expr(run::Column::Progress, Expr::value(progress.to_json()))
-        .col_expr(run::Column::Error, Expr::value(error))
         .filter(run::Column::Id.eq(run_id))
         .filter(run::Column::LeaseOwner.eq(owner))
         .filter(run::Column::State.eq(RUNNING))

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::StatusCode;
-use sea_orm::{DatabaseConnection, FromQueryResult, JsonValue, Statement};
 use sync365::sandbox::{self, DataSizes, RunningSandbox, SandboxConfig};
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp, location, sandbox_overrides};
 use crate::sandbox::{AT_FULL, CW_FULL};
-use crate::security::all_rows;
+use crate::security::dump_tables;
 
 const WRONG_KEY: &str = "Wr0ngPrivateKey7";
 const SUPPORT_PASSWORD: &str = "support desk passphrase 9";
@@ -171,27 +170,6 @@ async fn wait_for_run(b: &TestApp, show: &str) {
     panic!("the run of {show} did not end");
 }
 
-/// Every row of every table, as text.
-async fn every_column(db: &DatabaseConnection) -> String {
-    let backend = db.get_database_backend();
-    let list = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
-        }
-        _ => "SELECT name FROM sqlite_master WHERE type = 'table'",
-    };
-    let tables = JsonValue::find_by_statement(Statement::from_string(backend, list))
-        .all(db)
-        .await
-        .unwrap();
-    let mut out = String::new();
-    for t in tables {
-        let name = t["name"].as_str().unwrap();
-        out.push_str(&format!("{name}: {:?}\n", all_rows(db, name).await));
-    }
-    out
-}
-
 /// The secrets, in the forms they could leak in.
 fn plain_forms(secrets: &[String]) -> Vec<String> {
     let b64 = &base64::engine::general_purpose::STANDARD;
@@ -335,7 +313,7 @@ async fn no_secret_appears_in_any_page_log_line_or_database_column() {
     drop(portal);
 
     let log = std::fs::read_to_string(log_file).unwrap();
-    let database = every_column(&app.state.db).await;
+    let database = dump_tables(&app.state.db, &[]).await;
     let mut secrets: Vec<String> = [
         CW_FULL.1,
         WRONG_KEY,

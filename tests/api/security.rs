@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use sea_orm::{DatabaseConnection, EntityTrait, FromQueryResult, JsonValue, Statement};
+use sync365::sandbox::RunningSandbox;
 use sync365::store::entity::psa_connection;
 
 use crate::helpers::{ADMIN_PASSWORD, TestApp};
@@ -89,9 +90,9 @@ fn the_lists_here_name_every_post_route_and_every_id_route_in_the_source() {
     assert_eq!(with_ids, ID_ROUTES.iter().copied().collect());
 }
 
-/// Every row of every table but the session store, as text: equal before and after means
-/// nothing changed.
-async fn database_contents(db: &DatabaseConnection) -> String {
+/// Every row of every table not in `skip`, as text: equal before and after means nothing
+/// changed.
+pub async fn dump_tables(db: &DatabaseConnection, skip: &[&str]) -> String {
     let backend = db.get_database_backend();
     let list = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -106,14 +107,34 @@ async fn database_contents(db: &DatabaseConnection) -> String {
         .unwrap();
     let mut out = String::new();
     for t in tables {
-        let name = t["name"].as_str().unwrap().to_string();
-        if name == "session" || name == "sessions" {
-            continue;
+        let name = t["name"].as_str().unwrap();
+        if !skip.contains(&name) {
+            out.push_str(&format!("{name}: {:?}\n", all_rows(db, name).await));
         }
-        let rows = all_rows(db, &name).await;
-        out.push_str(&format!("{name}: {rows:?}\n"));
     }
     out
+}
+
+/// The database without the session store, which every request may touch.
+async fn database_contents(db: &DatabaseConnection) -> String {
+    dump_tables(db, &["session", "sessions"]).await
+}
+
+/// Contoso's admin with a saved ConnectWise connection and a member: `(admin, sandbox,
+/// connection id, member id)`.
+async fn contoso_with_a_connection_and_a_member() -> (TestApp, RunningSandbox, i64, i64) {
+    let (admin, sb) = app_with_sandbox().await;
+    let connection = save_connectwise(&admin).await;
+    let member = admin
+        .create_user(
+            Some("Contoso IT"),
+            "m@contoso.test",
+            ADMIN_PASSWORD,
+            "member",
+            false,
+        )
+        .await;
+    (admin, sb, connection, member)
 }
 
 pub async fn all_rows(db: &DatabaseConnection, table: &str) -> Vec<JsonValue> {
@@ -151,17 +172,7 @@ fn fields_for(path: &str) -> Vec<(&'static str, &'static str)> {
 
 #[tokio::test]
 async fn every_post_without_its_sessions_csrf_token_is_refused_and_changes_nothing() {
-    let (admin, _sb) = app_with_sandbox().await;
-    let connection = save_connectwise(&admin).await;
-    let member = admin
-        .create_user(
-            Some("Contoso IT"),
-            "m@contoso.test",
-            ADMIN_PASSWORD,
-            "member",
-            false,
-        )
-        .await;
+    let (admin, _sb, connection, member) = contoso_with_a_connection_and_a_member().await;
     let support = admin.another_browser();
     support
         .create_user(None, "help@sync365.test", ADMIN_PASSWORD, "member", true)
@@ -223,17 +234,7 @@ async fn request(browser: &TestApp, method: &str, route: &str, ids: (i64, i64, i
 
 #[tokio::test]
 async fn every_id_route_answers_404_for_another_tenants_ids_and_changes_nothing() {
-    let (contoso, _sb) = app_with_sandbox().await;
-    let connection = save_connectwise(&contoso).await;
-    let member = contoso
-        .create_user(
-            Some("Contoso IT"),
-            "m@contoso.test",
-            ADMIN_PASSWORD,
-            "member",
-            false,
-        )
-        .await;
+    let (contoso, _sb, connection, member) = contoso_with_a_connection_and_a_member().await;
     let model = psa_connection::Entity::find_by_id(connection)
         .one(&contoso.state.db)
         .await
